@@ -1,0 +1,3 @@
+from compbench.cli import main
+
+main()

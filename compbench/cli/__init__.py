@@ -1,0 +1,17 @@
+"""The ``compbench`` command: thin click wrappers over the library's public functions."""
+
+from __future__ import annotations
+
+import click
+
+from compbench import __version__
+from compbench.cli import cmd_tasks
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="compbench")
+def main() -> None:
+    """Build, score and publish the compositional multi-tasking benchmark."""
+
+
+main.add_command(cmd_tasks.tasks)

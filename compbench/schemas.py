@@ -1,0 +1,260 @@
+"""The contracts between the parts: split rows, release manifests, predictions, results, per-example scores.
+
+Pydantic models describe the JSON documents; Arrow schemas describe the Parquet files. Every other module
+imports these instead of restating field names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+RESULTS_SCHEMA_VERSION = "1.0"
+MANIFEST_SCHEMA_VERSION = "1.0"
+BUNDLE_SCHEMA_VERSION = "1.0"
+
+# Per-example metric columns, in the order they are reported. Values are F-measures in [0, 1].
+METRIC_KEYS: tuple[str, ...] = ("rouge1", "rouge2", "rouge3", "rougeL", "weighted_rouge")
+
+TokenizerName = Literal["unicode", "compat"]
+MultiRefMode = Literal["each", "max"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------------------------- split rows
+CHAIN_STEP = pa.struct([("task", pa.string()), ("text", pa.string())])
+GENERATOR = pa.struct([("task", pa.string()), ("model_id", pa.string()), ("revision", pa.string())])
+
+SPLIT_ROW_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("subtask", pa.string()),
+    ("family", pa.string()),
+    ("split", pa.string()),
+    ("prompt", pa.string()),
+    ("input", pa.string()),
+    ("reference", pa.string()),
+    ("reference_index", pa.int32()),
+    ("chain", pa.list_(CHAIN_STEP)),
+    ("source_dataset", pa.string()),
+    ("source_id", pa.string()),
+    ("generators", pa.list_(GENERATOR)),
+])
+
+
+class ChainStep(_Strict):
+    task: str
+    text: str
+
+
+class GeneratorRef(_Strict):
+    task: str
+    model_id: str
+    revision: str
+
+
+class SplitRow(_Strict):
+    """One row of a benchmark split. ``id`` is stable across rebuilds of the same release.
+
+    Rows that share ``source_id`` within a sub-task are the references of one input (DialogSum's test set has
+    three per dialogue); ``reference_index`` numbers them. ``chain`` holds every step's output in order, main
+    task first, so its last text equals ``reference``.
+    """
+
+    id: str
+    subtask: str
+    family: str
+    split: str
+    prompt: str
+    input: str
+    reference: str
+    reference_index: int = 0
+    chain: list[ChainStep] = Field(default_factory=list)
+    source_dataset: str
+    source_id: str
+    generators: list[GeneratorRef] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------ release
+class ReleaseFile(_Strict):
+    path: str  # relative to the release directory, POSIX separators
+    subtask: str
+    split: str
+    rows: int
+    sha256: str
+
+
+class SourceRef(_Strict):
+    name: str
+    hub_id: str | None = None
+    revision: str | None = None
+    local_files: dict[str, str] = Field(default_factory=dict)  # file name -> sha256
+
+
+class GeneratorInfo(_Strict):
+    task: str
+    model_id: str
+    revision: str
+    settings: dict[str, object] = Field(default_factory=dict)
+
+
+class ReleaseManifest(_Strict):
+    schema_version: str = MANIFEST_SCHEMA_VERSION
+    name: str = "compbench"
+    release: str
+    compbench_version: str
+    files: list[ReleaseFile]
+    sources: list[SourceRef] = Field(default_factory=list)
+    generators: list[GeneratorInfo] = Field(default_factory=list)
+    failures: dict[str, int] = Field(default_factory=dict)  # generation failures per stage, left out
+
+
+MANIFEST_NAME = "manifest.json"
+
+
+def split_file_path(config_name: str, split: str) -> str:
+    """Where a sub-task's split lives inside a release directory (and a Hub dataset repo)."""
+    return f"data/{config_name}/{split}.parquet"
+
+
+# ------------------------------------------------------------------------------------------ predictions
+class Prediction(_Strict):
+    id: str
+    prediction: str
+
+
+PREDICTION_COLUMNS: tuple[str, ...] = ("id", "prediction")
+
+
+class ReferenceLine(BaseModel):
+    """A line of a ``--references`` JSON Lines file. Several lines with one id = a multi-reference example."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    subtask: str
+    reference: str
+
+
+# -------------------------------------------------------------------------------------- per-example scores
+PER_EXAMPLE_SCHEMA = pa.schema([
+    ("id", pa.string()),  # the prediction id scored
+    ("subtask", pa.string()),
+    ("group", pa.string()),  # rows of one input (multi-reference) share a group
+    ("reference_index", pa.int32()),
+    ("missing", pa.bool_()),  # no prediction was given; scored as the empty string (--allow-missing)
+    ("prediction", pa.string()),
+    ("reference", pa.string()),
+    *[(key, pa.float64()) for key in METRIC_KEYS],
+])
+
+
+# ------------------------------------------------------------------------------------------------ results
+class Interval(_Strict):
+    low: float
+    high: float
+
+
+class SubtaskMetrics(_Strict):
+    """Exact means over examples, in percent as the paper prints them, with bootstrap intervals."""
+
+    n: int
+    missing: int = 0
+    main_metric: str
+    main: float
+    rouge1: float
+    rouge2: float
+    rouge3: float
+    rougeL: float
+    weighted_rouge: float
+    ci: dict[str, Interval] = Field(default_factory=dict)
+
+
+class FamilyMetrics(_Strict):
+    """Unweighted average over a family's sub-tasks (languages or tones), as in the paper's Table 2."""
+
+    subtasks: list[str]
+    complete: bool  # every sub-task of the family was scored
+    main_metric: str
+    main: float
+    rouge1: float
+    rouge2: float
+    rouge3: float
+    rougeL: float
+    weighted_rouge: float
+    ci: dict[str, Interval] = Field(default_factory=dict)
+
+
+class ScoringSettings(_Strict):
+    tokenizer: TokenizerName
+    multi_ref: MultiRefMode
+    seed: int
+    bootstrap: int
+    confidence: float = 0.95
+
+
+class Efficiency(_Strict):
+    inference_passes: int | None = None
+    additional_params: int | None = None
+    additional_bytes: int | None = None
+
+
+class InputFile(_Strict):
+    path: str
+    sha256: str
+
+
+class Benchmark(_Strict):
+    release: str  # release directory, Hub id, or "references"
+    release_hash: str  # sha256 of the manifest, or of the references file
+    split: str
+
+
+class Provenance(_Strict):
+    command: str
+    date: str
+    git_sha: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+
+
+class Results(_Strict):
+    schema_version: str = RESULTS_SCHEMA_VERSION
+    compbench_version: str
+    benchmark: Benchmark
+    method: str | None = None
+    base_model: str | None = None
+    efficiency: Efficiency = Field(default_factory=Efficiency)
+    scoring: ScoringSettings
+    subtasks: dict[str, SubtaskMetrics]
+    families: dict[str, FamilyMetrics]
+    inputs: dict[str, InputFile] = Field(default_factory=dict)
+    per_example: str | None = None  # path of the per-example Parquet file, relative to the results file
+    ignored_predictions: int = 0
+    provenance: Provenance
+
+
+# ------------------------------------------------------------------------------------------ adapter bundle
+class BundleAdapter(_Strict):
+    name: str
+    task: str | None = None
+    path: str  # PEFT adapter directory, relative to the bundle
+
+
+class BundleManifest(_Strict):
+    """``bundle.json`` of an adapter bundle: base model, method, its parameters and its adapters."""
+
+    schema_version: str = BUNDLE_SCHEMA_VERSION
+    base_model: str
+    base_revision: str | None = None
+    method: str
+    parameters: dict[str, object] = Field(default_factory=dict)
+    adapters: list[BundleAdapter] = Field(default_factory=list)
+    calibration: str | None = None  # safetensors file, relative to the bundle
+    subtasks: list[str] = Field(default_factory=list)
+    compbench_version: str
+
+
+BUNDLE_MANIFEST_NAME = "bundle.json"
