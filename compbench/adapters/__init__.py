@@ -1,0 +1,1 @@
+"""LoRA adapters: PEFT-format I/O, merges, calibration."""

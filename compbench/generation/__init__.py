@@ -1,0 +1,1 @@
+"""Reference generators: the auxiliary tasks (translation, tone) applied to ground-truth texts."""
