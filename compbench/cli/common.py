@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -24,3 +25,21 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise SystemExit(getattr(exc, "exit_code", 2)) from None
 
     return wrapper
+
+
+def command_line() -> str:
+    """The current command as a canonical shell line (``compbench score p.jsonl --data ...``) for provenance."""
+    ctx = click.get_current_context()
+    words = ["compbench", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value is False or value == () or value == param.default:
+            continue
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+            continue
+        flag = param.opts[0]
+        values = value if isinstance(value, (tuple, list)) else [value]
+        for item in values:
+            words.extend([flag] if item is True else [flag, str(item)])
+    return shlex.join(words)
