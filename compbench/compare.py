@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import read_text_strict
 from compbench.metrics.bootstrap import (
+    bootstrap_means,
     family_bootstrap,
     paired_p_value,
     percentile_interval,
@@ -111,7 +112,7 @@ def compare(a: str | Path, b: str | Path, *, bootstrap: int | None = None, seed:
             raise ConfigError(f"sub-task {subtask}: the two results scored different examples; a paired "
                               f"comparison needs the same ones")
         va, vb = rows_a[metric].to_numpy(float), rows_b[metric].to_numpy(float)
-        diffs = (va - vb)[resample_indices(seed, subtask, len(va), resamples)].mean(axis=1)
+        diffs = bootstrap_means(va - vb, resample_indices(seed, subtask, len(va), resamples))
         distributions[subtask] = diffs
         subtasks[subtask] = _difference(metric, va, vb, diffs, confidence)
     families: dict[str, Difference] = {}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import InputError
-from compbench.fileio import iter_jsonl_objects, sha256_file
+from compbench.fileio import iter_jsonl_objects, read_jsonl_strings_fast, sha256_file
 from compbench.schemas import PREDICTION_COLUMNS
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -19,9 +19,11 @@ class Predictions:
     path: Path
     sha256: str
     by_id: dict[str, str]
-    line_of: dict[str, int] = field(default_factory=dict)
+    line_of: dict[str, int] | None = None  # filled on demand when the file was read by the fast path
 
     def where(self, pred_id: str) -> int | None:
+        if self.line_of is None:
+            self.line_of = _read_jsonl(self.path)[1]
         return self.line_of.get(pred_id)
 
 
@@ -36,6 +38,16 @@ def _add(by_id: dict[str, str], line_of: dict[str, int], path: Path, line: int, 
         raise InputError(f"duplicate id {pred_id!r} (first seen on line {line_of[pred_id]})", path, line)
     by_id[pred_id] = prediction
     line_of[pred_id] = line
+
+
+def _read_jsonl_fast(path: Path) -> tuple[dict[str, str], dict[str, int] | None] | None:
+    columns = read_jsonl_strings_fast(path, PREDICTION_COLUMNS)
+    if columns is None:
+        return None
+    by_id = dict(zip(columns["id"], columns["prediction"], strict=True))
+    if len(by_id) != len(columns["id"]):
+        return None  # duplicate ids: the strict reader names the lines
+    return by_id, None
 
 
 def _read_jsonl(path: Path) -> tuple[dict[str, str], dict[str, int]]:
@@ -76,6 +88,8 @@ def read_predictions(path: str | Path) -> Predictions:
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found" if not path.exists() else "expected a file", path)
-    reader = _read_parquet if path.suffix.lower() in PARQUET_SUFFIXES else _read_jsonl
-    by_id, line_of = reader(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        by_id, line_of = _read_parquet(path)
+    else:
+        by_id, line_of = _read_jsonl_fast(path) or _read_jsonl(path)
     return Predictions(path=path, sha256=sha256_file(path), by_id=by_id, line_of=line_of)

@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import iter_jsonl_objects, read_text_strict, sha256_file
+from compbench.fileio import iter_jsonl_objects, read_jsonl_strings_fast, read_text_strict, sha256_file
 from compbench.schemas import MANIFEST_NAME, ReleaseManifest
 from compbench.tasks import REGISTRY
 
@@ -37,6 +37,29 @@ class ReferenceSet:
 def load_reference_jsonl(path: str | Path) -> ReferenceSet:
     """``{"id", "subtask", "reference"}`` per line; several lines with one id are one multi-reference input."""
     path = Path(path)
+    fast = _reference_rows_fast(path)
+    table = pd.DataFrame(fast if fast is not None else _reference_rows_strict(path), columns=list(REFERENCE_COLUMNS))
+    return ReferenceSet(table=table, origin=str(path), sha256=sha256_file(path))
+
+
+def _reference_rows_fast(path: Path) -> list[tuple[str, str, str, int, str]] | None:
+    """Rows read by Arrow; ``None`` if anything needs the strict reader's line-numbered message."""
+    columns = read_jsonl_strings_fast(path, ("id", "subtask", "reference"))
+    if columns is None:
+        return None
+    subtask_of: dict[str, str] = {}
+    count: dict[str, int] = {}
+    rows = []
+    for ref_id, subtask, reference in zip(columns["id"], columns["subtask"], columns["reference"], strict=True):
+        if subtask not in REGISTRY or subtask_of.setdefault(ref_id, subtask) != subtask:
+            return None
+        index = count.get(ref_id, 0)
+        count[ref_id] = index + 1
+        rows.append((ref_id, subtask, ref_id, index, reference))
+    return rows
+
+
+def _reference_rows_strict(path: Path) -> list[tuple[str, str, str, int, str]]:
     rows: list[tuple[str, str, str, int, str]] = []
     subtask_of: dict[str, tuple[str, int]] = {}
     count: dict[str, int] = {}
@@ -57,8 +80,7 @@ def load_reference_jsonl(path: str | Path) -> ReferenceSet:
         index = count.get(ref_id, 0)
         count[ref_id] = index + 1
         rows.append((ref_id, subtask, ref_id, index, obj["reference"]))
-    table = pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS))
-    return ReferenceSet(table=table, origin=str(path), sha256=sha256_file(path))
+    return rows
 
 
 def _resolve_release(data: str, split: str) -> Path:

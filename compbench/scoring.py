@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 from compbench import __version__
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import atomic_path, write_json
-from compbench.metrics.bootstrap import family_bootstrap, percentile_interval, subtask_bootstrap
-from compbench.metrics.rouge import score_pairs
+from compbench.metrics.bootstrap import family_bootstrap, percentile_interval
+from compbench.metrics.subtask_jobs import SubtaskJob, run_jobs
 from compbench.metrics.tokenizers import TOKENIZERS
 from compbench.predictions import Predictions, read_predictions
 from compbench.provenance import provenance
@@ -77,46 +77,66 @@ def _select(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
             allow_missing: bool, multi_ref: str) -> tuple[pd.DataFrame, int]:
     """The reference rows to score, with their predictions; checks ids both ways."""
     table = refs.table
-    known = set(table["id"])
+    ids = table["id"].tolist()
+    known = set(ids)
     unknown = [pid for pid in preds.by_id if pid not in known]
     if unknown:
         first = unknown[0]
         raise InputError(f"id {first!r} is not in the references {refs.origin} ({len(unknown)} unknown id"
                          f"{'s' if len(unknown) > 1 else ''})", preds.path, preds.where(first))
+    row_subtasks = table["subtask"].tolist()
     if subtasks is None:
-        has_prediction = table["id"].isin(preds.by_id.keys())
-        subtasks = sorted(table.loc[has_prediction, "subtask"].unique())
+        subtasks = sorted({s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id})
     else:
-        absent = [s for s in subtasks if s not in set(table["subtask"])]
+        absent = [s for s in subtasks if s not in set(row_subtasks)]
         if absent:
             raise ConfigError(f"sub-task {absent[0]!r} has no references in {refs.origin}")
-    table = table[table["subtask"].isin(subtasks)].copy()
-    ignored = len(set(preds.by_id) - set(table["id"]))
-    table["missing"] = ~table["id"].isin(preds.by_id.keys())
+    chosen = set(subtasks)
+    table = table[np.fromiter((s in chosen for s in row_subtasks), bool, len(row_subtasks))]
     table = table.sort_values(["subtask", "group", "reference_index", "id"], kind="stable").reset_index(drop=True)
+    ids = table["id"].tolist()
+    ignored = len(set(preds.by_id) - set(ids))
     if multi_ref == "max":
         # The group's prediction is that of its first row that has one; the group is missing if none has.
-        with_pred = table[~table["missing"]].drop_duplicates("group")
-        source = dict(zip(with_pred["group"], with_pred["id"], strict=True))
-        table["id"] = table["group"].map(source).fillna(table["id"])
-        table["missing"] = ~table["group"].isin(source.keys())
+        source: dict[str, str] = {}
+        for group, row_id in zip(table["group"].tolist(), ids, strict=True):
+            if row_id in preds.by_id:
+                source.setdefault(group, row_id)
+        ids = [source.get(g, i) for g, i in zip(table["group"].tolist(), ids, strict=True)]
+        table["id"] = ids
+    table["missing"] = [i not in preds.by_id for i in ids]
     missing = table[table["missing"]]
     if len(missing) and not allow_missing:
         first = missing.iloc[0]
         raise InputError(f"{missing['group'].nunique() if multi_ref == 'max' else len(missing)} reference(s) have "
                          f"no prediction (first: id {first['id']!r} of {first['subtask']}); pass --allow-missing "
                          f"to score them as empty predictions", preds.path)
-    table["prediction"] = table["id"].map(preds.by_id).fillna("")
+    table["prediction"] = [preds.by_id.get(i, "") for i in ids]
     return table, ignored
 
 
-def _best_reference(table: pd.DataFrame, scores: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """For ``multi_ref="max"``: keep, per group, the reference with the highest main metric (first on ties)."""
-    main_col = table["subtask"].map(lambda s: METRIC_KEYS.index(REGISTRY[s].metric)).to_numpy()
-    main = scores[np.arange(len(table)), main_col]
-    order = pd.DataFrame({"group": table["group"], "main": -main, "pos": np.arange(len(table))})
-    keep = order.sort_values(["group", "main", "pos"], kind="stable").drop_duplicates("group")["pos"].sort_values()
-    return table.iloc[keep.to_numpy()].reset_index(drop=True), scores[keep.to_numpy()]
+def _score_table(table: pd.DataFrame, tokenizer: str, multi_ref: str, seed: int, resamples: int,
+                 workers: int | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Per-example metrics for every row (best reference per group with ``max``) and bootstrap distributions."""
+    jobs, frames = [], []
+    for subtask in (s for s in REGISTRY if s in set(table["subtask"])):  # registry order, as the paper's tables
+        rows = table[table["subtask"] == subtask]
+        frames.append(rows)
+        jobs.append(SubtaskJob(
+            subtask=subtask, predictions=rows["prediction"].tolist(), references=rows["reference"].tolist(),
+            groups=rows["group"].tolist() if multi_ref == "max" else None,
+            main_index=METRIC_KEYS.index(REGISTRY[subtask].metric), tokenizer=tokenizer, seed=seed,
+            resamples=resamples))
+    kept, distributions = [], {}
+    for job, rows, result in zip(jobs, frames, run_jobs(jobs, workers), strict=True):
+        rows = rows.iloc[result.keep].copy()
+        for j, key in enumerate(METRIC_KEYS):
+            rows[key] = result.scores[:, j]
+        kept.append(rows)
+        if result.distribution is not None:
+            distributions[job.subtask] = result.distribution
+    examples = pd.concat(kept, ignore_index=True)[[f.name for f in PER_EXAMPLE_SCHEMA]]
+    return examples, distributions
 
 
 def _interval(low: np.ndarray, high: np.ndarray) -> dict[str, Interval]:
@@ -128,21 +148,15 @@ def _means(values: np.ndarray) -> dict[str, float]:
     return {key: round(100 * float(v), 4) for key, v in zip(METRIC_KEYS, values, strict=True)}
 
 
-def aggregate(examples: pd.DataFrame, seed: int, resamples: int
+def aggregate(examples: pd.DataFrame, distributions: dict[str, np.ndarray]
               ) -> tuple[dict[str, SubtaskMetrics], dict[str, FamilyMetrics]]:
     """Per-sub-task exact means and intervals, then family averages with stratified intervals (percent)."""
     subtask_metrics: dict[str, SubtaskMetrics] = {}
-    distributions: dict[str, np.ndarray] = {}
     means: dict[str, np.ndarray] = {}
-    present = set(examples["subtask"])
-    for subtask in (s for s in REGISTRY if s in present):  # registry order, as the paper's tables
-        rows = examples[examples["subtask"] == subtask]
+    for subtask, rows in examples.groupby("subtask", sort=False):
         values = rows[list(METRIC_KEYS)].to_numpy(dtype=np.float64)
         means[subtask] = values.mean(axis=0)
-        ci: dict[str, Interval] = {}
-        if resamples:
-            distributions[subtask] = subtask_bootstrap(values, seed, subtask, resamples)
-            ci = _interval(*percentile_interval(distributions[subtask], CONFIDENCE))
+        ci = _interval(*percentile_interval(distributions[subtask], CONFIDENCE)) if distributions else {}
         metric = REGISTRY[subtask].metric
         stats = _means(means[subtask])
         subtask_metrics[subtask] = SubtaskMetrics(n=len(rows), missing=int(rows["missing"].sum()),
@@ -153,7 +167,7 @@ def aggregate(examples: pd.DataFrame, seed: int, resamples: int
         metric = REGISTRY[members[0]].metric
         stats = _means(np.mean([means[s] for s in members], axis=0))
         ci = {}
-        if resamples:
+        if distributions:
             ci = _interval(*percentile_interval(family_bootstrap({s: distributions[s] for s in members}),
                                                 CONFIDENCE))
         family_metrics[family] = FamilyMetrics(
@@ -189,13 +203,8 @@ def score(
     preds = read_predictions(predictions)
     refs = load_release(data, split) if data is not None else load_reference_jsonl(references)
     table, ignored = _select(refs, preds, selected, allow_missing, multi_ref)
-    scores = score_pairs(table["prediction"].tolist(), table["reference"].tolist(), tokenizer, workers)
-    if multi_ref == "max":
-        table, scores = _best_reference(table, scores)
-    for j, key in enumerate(METRIC_KEYS):
-        table[key] = scores[:, j]
-    examples = table[[f.name for f in PER_EXAMPLE_SCHEMA]].reset_index(drop=True)
-    subtask_metrics, family_metrics = aggregate(examples, seed, bootstrap)
+    examples, distributions = _score_table(table, tokenizer, multi_ref, seed, bootstrap, workers)
+    subtask_metrics, family_metrics = aggregate(examples, distributions)
 
     inputs = {"predictions": InputFile(path=str(predictions), sha256=preds.sha256),
               "references": InputFile(path=refs.origin, sha256=refs.sha256)}

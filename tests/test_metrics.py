@@ -136,3 +136,13 @@ def test_family_bootstrap_averages_resamplewise():
 def test_paired_p_value():
     assert paired_p_value(np.full(999, 0.5)) == pytest.approx(2 / 1000)
     assert paired_p_value(np.concatenate([np.full(500, -1.0), np.full(500, 1.0)])) == 1.0
+
+
+def test_bootstrap_means_equal_direct_gather():
+    from compbench.metrics.bootstrap import bootstrap_means
+
+    values = np.random.default_rng(1).random((40, 3))
+    idx = resample_indices(0, "reply", 40, 25)
+    direct = np.stack([values[:, j][idx].mean(axis=1) for j in range(3)], axis=1)
+    assert np.allclose(bootstrap_means(values, idx), direct, rtol=0, atol=1e-12)
+    assert np.allclose(bootstrap_means(values[:, 0], idx), direct[:, 0], rtol=0, atol=1e-12)

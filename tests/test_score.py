@@ -147,3 +147,35 @@ def test_compare_refuses_mixed_tokenizers(tmp_path, release):
     invoke("score", preds, "--data", root, "--out", tmp_path / "c.json", "--tokenizer", "compat")
     result = invoke("compare", tmp_path / "u.json", tmp_path / "c.json")
     assert result.exit_code == 2 and "tokenizer" in result.output
+
+
+def test_parallel_scoring_gives_the_same_document(tmp_path):
+    rng = np.random.default_rng(0)
+    words = "el gato come pan la niña duerme en casa hoy".split()
+    refs, preds = [], []
+    for subtask in ("sum+tr-es", "reply+tr-es", "sum+tone-witty"):
+        for i in range(900):
+            refs.append({"id": f"{subtask}-{i}", "subtask": subtask, "reference": " ".join(rng.choice(words, 8))})
+            preds.append({"id": f"{subtask}-{i}", "prediction": " ".join(rng.choice(words, 6))})
+    ref_path, pred_path = write_jsonl(tmp_path / "r.jsonl", refs), write_jsonl(tmp_path / "p.jsonl", preds)
+    serial = score(pred_path, references=ref_path, workers=1, bootstrap=100)
+    parallel = score(pred_path, references=ref_path, workers=2, bootstrap=100)
+    assert serial.results.subtasks == parallel.results.subtasks
+    assert serial.results.families == parallel.results.families
+    assert serial.examples.equals(parallel.examples)
+
+
+def test_best_per_group_picks_first_maximum():
+    from compbench.metrics.subtask_jobs import best_per_group
+
+    keep = best_per_group(["a", "a", "a", "b", "c", "c"], np.array([0.2, 0.5, 0.5, 0.1, 0.0, 0.3]))
+    assert keep.tolist() == [1, 3, 5]
+
+
+def test_quick_start_example_scores(tmp_path):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    report = score(examples / "predictions.jsonl", references=examples / "references.jsonl", bootstrap=50)
+    assert report.results.subtasks["sum+tr-es"].n == 3  # ex-sum-es-1 has two references
+    assert 0 < report.results.families["sum+tr"].main < 100
