@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save_file
 
 from compbench.errors import InputError
 from compbench.fileio import atomic_path, read_text_strict, write_json
@@ -140,7 +141,8 @@ def load_lora(path: str | Path) -> LoraAdapter:
                              f"`compbench adapters convert {directory}`", directory)
         raise InputError(f"no {WEIGHTS_NAME}", directory)
     try:
-        tensors = load_file(weights)
+        # Read into memory rather than memory-map, so that rewriting the file later cannot break these tensors.
+        tensors = load_safetensors_bytes(weights.read_bytes())
     except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"cannot read safetensors ({exc})", weights) from None
     factors: dict[str, dict[str, torch.Tensor]] = {}
