@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,8 +212,8 @@ def _plain_number(value: float) -> int | float:
 def save_lora(adapter: LoraAdapter, path: str | Path) -> None:
     """Write ``adapter`` as a PEFT LoRA directory that ``PeftModel.from_pretrained`` loads.
 
-    Both files are written atomically (temporary file, then rename); the config goes last, so a directory
-    with a config always has its weights.
+    A new directory appears complete or not at all (written beside it, then renamed). In an existing
+    directory each file is replaced atomically, the config last, so a config always has its weights.
     """
     directory = Path(path)
     if directory.exists() and not directory.is_dir():
@@ -222,7 +225,21 @@ def save_lora(adapter: LoraAdapter, path: str | Path) -> None:
             raise InputError(f"module {name!r}: A {tuple(f.A.shape)} and B {tuple(f.B.shape)} do not form a LoRA")
         tensors[f"{_PEFT_PREFIX}{name}.lora_A.weight"] = f.A.detach().contiguous().cpu()
         tensors[f"{_PEFT_PREFIX}{name}.lora_B.weight"] = f.B.detach().contiguous().cpu()
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists():
+        _write_files(directory, tensors, config)
+        return
+    # A new directory is assembled beside its final place and renamed in one step.
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    try:
+        _write_files(staging, tensors, config)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_files(directory: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt"})
     write_json(directory / CONFIG_NAME, config)
