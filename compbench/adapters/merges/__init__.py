@@ -1,51 +1,51 @@
 """Merges of N single-task LoRAs into one LoRA, each defined explicitly on the factors or on ΔW.
 
-Every merge is a function ``(adapters, **parameters) -> LoraAdapter`` registered once in :data:`MERGES`; a
-new merge is one module plus one line here. :func:`merge_adapters` checks the name and the parameters.
+Every merge is a function ``(adapters, **parameters) -> LoraAdapter`` in its own module, registered once in
+:data:`MERGES` (name -> ``module:function``, imported on first use so the CLI starts fast); a new merge is
+one module plus one line here. :func:`merge_adapters` checks the name and the parameters.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compbench.adapters.lora_io import LoraAdapter
-from compbench.adapters.merges.concat import concat
-from compbench.adapters.merges.dare import dare
-from compbench.adapters.merges.linear import linear, linear_combination
-from compbench.adapters.merges.slerp import slerp
-from compbench.adapters.merges.ties import ties
-from compbench.adapters.merges.weighted import (
-    columnwise_combination,
-    dam,
-    lm_cocktail,
-    load_coefficients,
-    lorahub,
-    save_coefficients,
-)
 from compbench.errors import ConfigError
 
-MergeFunction = Callable[..., LoraAdapter]
+if TYPE_CHECKING:
+    from compbench.adapters.lora_io import LoraAdapter
 
-MERGES: dict[str, MergeFunction] = {
-    "linear": linear,  # factors: (Σ w B)(Σ w A), the paper's linear merge
-    "linear-delta": concat,  # Σ w ΔW, exact at rank Σ r (identical to concat)
-    "concat": concat,
-    "ties": ties,
-    "dare": dare,
-    "slerp": slerp,
-    "lorahub": lorahub,
-    "lm-cocktail": lm_cocktail,
-    "dam": dam,  # DAM / ZipLoRA column-wise coefficients
+MergeFunction = Callable[..., "LoraAdapter"]
+
+MERGES: dict[str, str] = {
+    "linear": "linear:linear",  # factors: (Σ w B)(Σ w A), the paper's linear merge
+    "linear-delta": "concat:concat",  # Σ w ΔW, exact at rank Σ r (the same update as concat)
+    "concat": "concat:concat",
+    "ties": "ties:ties",
+    "dare": "dare:dare",
+    "slerp": "slerp:slerp",
+    "lorahub": "weighted:lorahub",
+    "lm-cocktail": "weighted:lm_cocktail",
+    "dam": "weighted:dam",  # DAM / ZipLoRA column-wise coefficients
+}
+
+# Public helpers other parts call (compbench.training applies searched weights and learned coefficients).
+_HELPERS = {
+    "linear_combination": "linear",
+    "columnwise_combination": "weighted",
+    "save_coefficients": "weighted",
+    "load_coefficients": "weighted",
 }
 
 
 def get_merge(name: str) -> MergeFunction:
     try:
-        return MERGES[name]
+        module, function = MERGES[name].split(":")
     except KeyError:
         raise ConfigError(f"unknown merge {name!r}; choose one of: {', '.join(MERGES)}") from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 def merge_parameters(name: str) -> dict[str, Any]:
@@ -65,5 +65,11 @@ def merge_adapters(name: str, adapters: Sequence[LoraAdapter], **parameters: Any
     return get_merge(name)(list(adapters), **parameters)
 
 
-__all__ = ["MERGES", "columnwise_combination", "get_merge", "linear_combination", "load_coefficients",
-           "merge_adapters", "merge_parameters", "save_coefficients"]
+def __getattr__(name: str) -> Any:
+    module = _HELPERS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = ["MERGES", "get_merge", "merge_adapters", "merge_parameters", *_HELPERS]
