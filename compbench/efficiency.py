@@ -17,6 +17,8 @@ the paper's "MB" is 2**20 bytes (MiB): see docs/methods.md for the Table 3 check
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -253,3 +255,35 @@ def table3_lines(title: str, methods: dict[str, dict[str, float]], names: Iterab
         lines.append("  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:],
                                                                                       strict=True)]))
     return lines
+
+
+# ------------------------------------------------------------------------------------- files on disk
+def safetensors_file_bytes(shapes: dict[str, tuple[int, ...]], dtype: str = "F16", bytes_per_value: int = 2,
+                           metadata: dict[str, str] | None = None) -> int:
+    """The exact size of the safetensors file holding tensors of ``shapes`` (header included), unwritten.
+
+    The format: 8 bytes of header length, a compact JSON header (``__metadata__`` first, then tensors in
+    name order with their byte offsets) padded with spaces to a multiple of 8, then the data.
+    """
+    header: dict[str, object] = {}
+    if metadata:
+        header["__metadata__"] = metadata
+    offset = 0
+    for name in sorted(shapes):
+        size = bytes_per_value * math.prod(shapes[name])
+        header[name] = {"dtype": dtype, "shape": list(shapes[name]), "data_offsets": [offset, offset + size]}
+        offset += size
+    length = len(json.dumps(header, separators=(",", ":")).encode())
+    return 8 + length + (-length) % 8 + offset
+
+
+def joint_expert_file_bytes(arch: Architecture, rank: int) -> int:
+    """Size of a joint-expert LoRA's ``adapter_model.safetensors`` as PEFT names a Llama-style model's keys."""
+    shapes = {}
+    for layer in range(arch.layers):
+        for module, (d_in, d_out) in arch.module_shapes().items():
+            block = "mlp" if module in ("gate_proj", "up_proj", "down_proj") else "self_attn"
+            key = f"base_model.model.model.layers.{layer}.{block}.{module}"
+            shapes[f"{key}.lora_A.weight"] = (rank, d_in)
+            shapes[f"{key}.lora_B.weight"] = (d_out, rank)
+    return safetensors_file_bytes(shapes, metadata={"format": "pt"})

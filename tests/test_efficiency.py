@@ -8,10 +8,19 @@ import pytest
 from click.testing import CliRunner
 from peft import LoraConfig, get_peft_model
 
+from compbench.adapters.lora_io import save_lora
 from compbench.cli import main
-from compbench.efficiency import ARCHITECTURES, METHODS, PAPER_MODELS, average, efficiency
+from compbench.efficiency import (
+    ARCHITECTURES,
+    METHODS,
+    PAPER_MODELS,
+    architecture_from_config,
+    average,
+    efficiency,
+    joint_expert_file_bytes,
+)
 from compbench.errors import ConfigError
-from tests.support.tiny_peft import TARGET_MODULES, tiny_llama, tiny_llama_config
+from tests.support.tiny_peft import TARGET_MODULES, random_adapter, tiny_llama, tiny_llama_config
 
 
 def test_llama_by_hand():
@@ -65,6 +74,18 @@ def test_paper_table3_averages_and_the_unit_of_mb():
     assert abs(joint / 1e6 - 57.10) > 2.5
     assert round(mean["lc++"]["additional_bytes"] / 2**20, 2) == 0.32
     assert 0.04 <= mean["lc"]["additional_bytes"] / 2**20 <= 0.05
+
+
+def test_joint_expert_file_size_is_exact_and_gives_the_papers_57_10(tmp_path):
+    config = tiny_llama_config(num_hidden_layers=11)
+    adapter = random_adapter(tiny_llama(num_hidden_layers=11), seed=1, r=4)
+    for factors in adapter.modules.values():
+        factors.A, factors.B = factors.A.half(), factors.B.half()
+    save_lora(adapter, tmp_path / "je")
+    predicted = joint_expert_file_bytes(architecture_from_config(config, "tiny"), rank=4)
+    assert predicted == (tmp_path / "je" / "adapter_model.safetensors").stat().st_size
+    mean = sum(joint_expert_file_bytes(ARCHITECTURES[name], 32) for name in PAPER_MODELS) / 3
+    assert round(mean / 2**20, 2) == 57.10
 
 
 def test_local_config_dir_matches_real_modules_and_peft(tmp_path):
