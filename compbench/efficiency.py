@@ -68,6 +68,14 @@ ARCHITECTURES: dict[str, Architecture] = {
                      head_dim=64),
     )
 }
+# Where each named architecture's config lives on the Hub (Llama 3.2 is gated: its config needs a token).
+HUB_IDS: dict[str, str] = {
+    "llama-3.2-1b": "meta-llama/Llama-3.2-1B",
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B",
+    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B",
+    "qwen2.5-3b": "Qwen/Qwen2.5-3B",
+    "stablelm-2-1.6b": "stabilityai/stablelm-2-1_6b",
+}
 PAPER_MODELS = ("llama-3.2-1b", "qwen2.5-1.5b", "stablelm-2-1.6b")  # Table 3 averages over these
 
 

@@ -12,6 +12,7 @@ from compbench.adapters.lora_io import save_lora
 from compbench.cli import main
 from compbench.efficiency import (
     ARCHITECTURES,
+    HUB_IDS,
     METHODS,
     PAPER_MODELS,
     architecture_from_config,
@@ -137,3 +138,13 @@ def test_cli_unknown_model_exits_2():
     result = CliRunner().invoke(main, ["efficiency", "--model", "nope"])
     assert result.exit_code == 2
     assert "error: unknown model 'nope'" in result.output
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("name", ["qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "stablelm-2-1.6b"])
+def test_offline_table_matches_the_hub_configs(name):
+    """The built-in sizes equal the real configs (Llama 3.2 is gated, so it is left out here)."""
+    from_hub = efficiency(HUB_IDS[name])
+    assert from_hub.architecture == type(from_hub.architecture)(name=HUB_IDS[name],
+                                                                **{k: v for k, v in vars(ARCHITECTURES[name]).items()
+                                                                   if k != "name"})
