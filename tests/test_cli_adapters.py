@@ -54,6 +54,14 @@ def test_merge_matches_library_and_writes_peft_dir(tmp_path, dirs):
         assert written.modules[name].rank == 6
 
 
+def test_merge_on_a_named_device(tmp_path, dirs):
+    result = run("adapters", "merge", "slerp", *dirs, "--out", tmp_path / "m", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    expected = merge_adapters("slerp", [load_lora(d) for d in dirs])
+    name = "model.layers.0.self_attn.q_proj"
+    assert torch.allclose(load_lora(tmp_path / "m").delta(name), expected.delta(name))
+
+
 def test_merge_as_bundle_and_inspect_it(tmp_path, dirs):
     result = run("adapters", "merge", "dare", *dirs, "--out", tmp_path / "b", "--seed", "3", "--bundle")
     assert result.exit_code == 0, result.output
@@ -98,6 +106,7 @@ def test_convert_then_load(tmp_path, dirs):
     (["linear", "--weights", "a,b"], "--weights must be comma-separated numbers"),
     (["linear", "--density", "0.5"], "does not take density"),
     (["slerp", "--t", "2"], "t must be in [0, 1]"),
+    (["ties", "--device", "nonsense"], "cannot use device 'nonsense'"),
 ])
 def test_merge_errors_exit_2_and_write_nothing(tmp_path, dirs, args, message):
     method, *options = args

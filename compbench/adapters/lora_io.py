@@ -87,6 +87,12 @@ class LoraAdapter:
     def ranks(self) -> dict[str, int]:
         return {name: f.rank for name, f in self.modules.items()}
 
+    def to(self, device: str | torch.device) -> LoraAdapter:
+        """A copy with every factor on ``device`` (merges compute where the factors are)."""
+        modules = {n: LoraFactors(A=f.A.to(device), B=f.B.to(device), scaling=f.scaling)
+                   for n, f in self.modules.items()}
+        return LoraAdapter(base_model=self.base_model, config=dict(self.config), modules=modules)
+
     def num_parameters(self) -> int:
         return sum(f.A.numel() + f.B.numel() for f in self.modules.values())
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from compbench.adapters.lora_io import load_lora, save_lora
 from compbench.adapters.merges import load_coefficients, merge_adapters
-from compbench.errors import InputError
+from compbench.errors import ConfigError, InputError
 
 
 def inspect_adapter(path: str | Path) -> dict[str, Any]:
@@ -42,17 +42,24 @@ def inspect_adapter(path: str | Path) -> dict[str, Any]:
 
 
 def merge_adapter_dirs(method: str, paths: Sequence[str | Path], out: str | Path, *, bundle: bool = False,
-                       base_model: str | None = None, **parameters: Any) -> Path:
+                       base_model: str | None = None, device: str | None = None, **parameters: Any) -> Path:
     """Merge the PEFT directories ``paths`` with merge ``method`` and write the result to ``out``.
 
     ``out`` becomes a PEFT LoRA directory, or with ``bundle=True`` an adapter bundle holding it as adapter
     ``merged`` with the method and its parameters in ``bundle.json``. ``coefficients`` may be given as a
-    safetensors path (DAM / ZipLoRA). ``out`` must not exist or be empty; it appears complete or not at all.
+    safetensors path (DAM / ZipLoRA). ``device`` (e.g. ``cuda``) is where the merge computes: TIES and DARE
+    run an SVD per module, slow on CPU for full-size models. ``out`` must not exist or be empty; it appears
+    complete or not at all.
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("output exists and is not an empty directory; choose a new one", out)
     adapters = [load_lora(path) for path in paths]
+    if device is not None:
+        try:
+            adapters = [adapter.to(device) for adapter in adapters]
+        except (RuntimeError, ValueError, AssertionError) as exc:  # torch asserts when CUDA is not built in
+            raise ConfigError(f"cannot use device {device!r} ({str(exc).splitlines()[0]})") from None
     if isinstance(parameters.get("coefficients"), (str, Path)):
         parameters["coefficients"] = load_coefficients(parameters["coefficients"])
     merged = merge_adapters(method, adapters, **parameters)

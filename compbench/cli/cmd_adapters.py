@@ -94,14 +94,16 @@ def _floats(value: str | None, option: str) -> list[float] | None:
               help="DAM / ZipLoRA: safetensors file of (N, d_out) column-wise coefficients per module.")
 @click.option("--bundle", is_flag=True, help="Write an adapter bundle (bundle.json + adapters/merged).")
 @click.option("--base-model", default=None, help="Base model for the bundle (default: from the adapters).")
+@click.option("--device", default=None, help="Where to compute (e.g. cuda); TIES / DARE are slow on CPU.")
 @handle_errors
 def merge_command(method: str, paths: tuple[Path, ...], out: Path, weights: str | None, density: float | None,
                   seed: int | None, rank: int | None, t: float | None, space: str | None,
-                  coefficients: Path | None, bundle: bool, base_model: str | None) -> None:
+                  coefficients: Path | None, bundle: bool, base_model: str | None, device: str | None) -> None:
     from compbench.adapters.operations import merge_adapter_dirs
 
     given = {"weights": _floats(weights, "--weights"), "density": density, "seed": seed, "rank": rank, "t": t,
              "space": space, "coefficients": coefficients}
     parameters = {key: value for key, value in given.items() if value is not None}
-    written = merge_adapter_dirs(method, list(paths), out, bundle=bundle, base_model=base_model, **parameters)
+    written = merge_adapter_dirs(method, list(paths), out, bundle=bundle, base_model=base_model, device=device,
+                                 **parameters)
     click.echo(f"wrote {'bundle' if bundle else 'adapter'} {written}")

@@ -71,7 +71,7 @@ def stacked_lora(factors: Sequence[LoraFactors], coefficients: Sequence[float | 
     scaling = common_scaling(factors) or 1.0
     blocks_b = []
     for f, c in zip(factors, coefficients, strict=True):
-        c = torch.as_tensor(c, dtype=COMPUTE_DTYPE)
+        c = torch.as_tensor(c, dtype=COMPUTE_DTYPE, device=f.B.device)
         column = c.reshape(-1, 1) if c.ndim == 1 else c
         blocks_b.append(column * (f.scaling / scaling) * f.B.to(COMPUTE_DTYPE))
     A = torch.cat([f.A.to(COMPUTE_DTYPE) for f in factors], dim=0)

@@ -38,9 +38,10 @@ def dare_delta(updates: Sequence[torch.Tensor], weights: Sequence[float], densit
                seed: int) -> torch.Tensor:
     """DARE-merged update from the inputs' ``ΔW_i``; masks drawn in input order after ``manual_seed(seed)``."""
     density = check_density(density)
-    with torch.random.fork_rng(devices=[]):
+    device = updates[0].device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        return dare_linear(list(updates), torch.tensor(weights, dtype=updates[0].dtype), density)
+        return dare_linear(list(updates), torch.tensor(weights, dtype=updates[0].dtype, device=updates[0].device), density)
 
 
 def dare(adapters: Sequence[LoraAdapter], weights: Sequence[float] | None = None, density: float = 0.5,

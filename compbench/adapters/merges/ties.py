@@ -37,7 +37,7 @@ def ties_delta(updates: Sequence[torch.Tensor], weights: Sequence[float], densit
     """The TIES-merged update of one module from the inputs' ``ΔW_i``."""
     if majority_sign_method not in ("total", "frequency"):
         raise ConfigError(f"majority_sign_method must be 'total' or 'frequency', got {majority_sign_method!r}")
-    return peft_ties(list(updates), torch.tensor(weights, dtype=updates[0].dtype), check_density(density),
+    return peft_ties(list(updates), torch.tensor(weights, dtype=updates[0].dtype, device=updates[0].device), check_density(density),
                      majority_sign_method)
 
 
