@@ -142,6 +142,11 @@ class MergedLora:
     def module_types(self) -> list[str]:
         return list(dict.fromkeys(module_type(name) for name in self.modules))
 
+    @classmethod
+    def from_adapter(cls, adapter: LoraAdapter) -> MergedLora:
+        """Any LoRA as ``(scaling * B, A)`` factors, e.g. to run a merge through :class:`CalibratedLinear`."""
+        return cls({name: (f.scaling * f.B.float(), f.A.float()) for name, f in adapter.modules.items()})
+
 
 def mean_factors(adapters: Sequence[LoraAdapter]) -> MergedLora:
     """``B' = mean(s_i B_i)``, ``A' = mean(A_i)`` over ``adapters`` for every module they all adapt."""
@@ -251,7 +256,7 @@ def apply_calibration(model: nn.Module, calibration: Calibration | None,
         raise ConfigError(f"the LoRAs adapt modules the model lacks (e.g. {sorted(missing)[0]})")
     for name, linear in target_linears(model, types).items():
         factors = merged.modules.get(name) if merged is not None else None
-        _set_submodule(model, name, CalibratedLinear(linear, module_type(name), calibration, factors))
+        replace_submodule(model, name, CalibratedLinear(linear, module_type(name), calibration, factors))
     return model
 
 
@@ -259,7 +264,7 @@ def remove_calibration(model: nn.Module) -> nn.Module:
     """Undo :func:`apply_calibration`: put the original Linears back."""
     for name, module in list(model.named_modules()):
         if isinstance(module, CalibratedLinear):
-            _set_submodule(model, name, module.base)
+            replace_submodule(model, name, module.base)
     return model
 
 
@@ -299,7 +304,7 @@ def calibrated_deltas(model: nn.Module, calibration: Calibration | None, merged:
     return deltas
 
 
-def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+def replace_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, child, module)
