@@ -199,6 +199,11 @@ def test_peft_add_weighted_adapter_linear_differs(tmp_path, base, pair):
     assert (peft_linear - ours.delta(name)).abs().max() > 0.1
     # PEFT's "cat" is the exact weighted sum, like ours
     assert torch.allclose(layer.get_delta_weight("peft_cat"), ours_concat.delta(name), atol=1e-5)
+    # PEFT's "ties_svd" is our TIES on ΔW with the same SVD export
+    model.add_weighted_adapter(["sum", "tr"], [0.5, 0.5], "peft_ties", combination_type="ties_svd", density=0.5,
+                               svd_rank=6)
+    ours_ties = merge_adapters("ties", pair, density=0.5, rank=6)
+    assert torch.allclose(layer.get_delta_weight("peft_ties"), ours_ties.delta(name), atol=1e-5)
 
 
 def test_coefficients_round_trip(tmp_path, pair):
