@@ -111,11 +111,12 @@ def train(params: dict[str, nn.Parameter], loss_fn: Callable[[dict[str, torch.Te
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None and (ckpt / LATEST).exists():
         start, losses = _load_checkpoint(ckpt, run_id, params, optimizer)
+    device = next(iter(params.values())).device
     bar = tqdm(total=total, initial=start, desc=desc, disable=not progress, dynamic_ncols=True)
     try:
         for step in range(start, total):
             torch.manual_seed(_step_seed(config.seed, step))
-            batch = collate([data[i] for i in batches[step]], pad_id)
+            batch = {k: v.to(device) for k, v in collate([data[i] for i in batches[step]], pad_id).items()}
             loss = loss_fn(batch)
             if not torch.isfinite(loss):
                 raise ConfigError(f"the loss became {loss.item()} at step {step + 1}; lower the learning rate")
@@ -190,9 +191,11 @@ def mean_loss(model: nn.Module, data: Sequence[Encoded], pad_id: int, batch_size
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    device = next(model.parameters()).device
     try:
         for start in range(0, len(data), batch_size):
             batch = collate(data[start:start + batch_size], pad_id)
+            batch = {k: v.to(device) for k, v in batch.items()}
             n = int((batch["labels"][:, 1:] != -100).sum())
             total += float(model(**batch).loss) * n
             count += n

@@ -20,12 +20,14 @@ def load_base_model(name_or_path: str, revision: str | None = None, dtype: str =
 
     if dtype not in DTYPES:
         raise ConfigError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    local = Path(name_or_path)
+    local = Path(name_or_path).expanduser()
+    if not local.exists() and name_or_path.startswith(("/", "./", "../", "~")):
+        raise InputError("model directory not found", local)
     if local.exists() and not (local / "config.json").is_file():
         raise InputError("not a model directory (no config.json)", local)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=DTYPES[dtype],
+        tokenizer = AutoTokenizer.from_pretrained(str(local) if local.exists() else name_or_path, revision=revision, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(str(local) if local.exists() else name_or_path, revision=revision, dtype=DTYPES[dtype],
                                                      use_safetensors=True, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
