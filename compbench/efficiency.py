@@ -227,6 +227,14 @@ def efficiency(model: str | Architecture, rank: int = 32, calibration_rank: int 
     return EfficiencyReport(model=arch.name, architecture=arch, settings=settings, methods=methods)
 
 
+def method_efficiency(method: str, model: str | Architecture, rank: int = 32, calibration_rank: int = 4,
+                      tasks: int = 2) -> Efficiency:
+    """The :class:`~compbench.schemas.Efficiency` a results document records for ``method`` on ``model``."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    return efficiency(model, rank=rank, calibration_rank=calibration_rank, tasks=tasks).methods[method]
+
+
 def average(reports: Iterable[EfficiencyReport]) -> dict[str, dict[str, float]]:
     """The mean of each method's figures over ``reports`` (Table 3 averages over three models)."""
     reports = list(reports)

@@ -19,6 +19,7 @@ from compbench.efficiency import (
     average,
     efficiency,
     joint_expert_file_bytes,
+    method_efficiency,
 )
 from compbench.errors import ConfigError
 from tests.support.tiny_peft import TARGET_MODULES, random_adapter, tiny_llama, tiny_llama_config
@@ -102,6 +103,17 @@ def test_local_config_dir_matches_real_modules_and_peft(tmp_path):
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=list(TARGET_MODULES)))
     trainable, _ = peft_model.get_nb_trainable_parameters()
     assert report.methods["joint-expert"].additional_params == trainable
+
+
+def test_method_efficiency_for_results():
+    recorded = method_efficiency("lc++", "qwen2.5-1.5b")
+    assert recorded.inference_passes == 1
+    d_out = 3 * 1536 + 2 * 256 + 2 * 8960  # q, o, down: 1536; k, v: 2 kv heads x 128; gate, up: 8960
+    d_in = 6 * 1536 + 8960  # everything reads the hidden size except down
+    assert recorded.additional_params == 4 * (d_out + d_in) == 164_864
+    assert recorded.additional_bytes == 2 * recorded.additional_params
+    with pytest.raises(ConfigError, match="unknown method 'lora-soup'"):
+        method_efficiency("lora-soup", "qwen2.5-1.5b")
 
 
 def test_bad_models_and_settings(tmp_path):
