@@ -86,7 +86,8 @@ def batch_order(n: int, batch_size: int, epochs: int, seed: int) -> list[list[in
 def fingerprint(config: TrainConfig, data: Sequence[Encoded], params: dict[str, nn.Parameter],
                 extra: dict | None = None) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps({"config": config.to_dict(), "extra": extra or {},
+    settings = {k: v for k, v in config.to_dict().items() if k != "checkpoint_every"}  # does not change results
+    digest.update(json.dumps({"config": settings, "extra": extra or {},
                               "params": {k: list(v.shape) for k, v in params.items()}}, sort_keys=True,
                              default=str).encode())
     for item in data:
