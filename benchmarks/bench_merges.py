@@ -1,8 +1,8 @@
 """Cost of each merge for one full-size model, on CPU: ``python -m benchmarks.bench_merges [--model M]``.
 
 Two random rank-32 adapters with the shapes of ``--model`` (default llama-3.2-1b) are merged one module
-shape at a time (one module of each of the seven types, times the layer count, gives the whole-model
-figure). Slerp and concat export exactly (stacked factors); for comparison the same Slerp update is also
+shape at a time; each distinct shape is measured once and counted for every module type and layer that has
+it, which gives the whole-model figure. Slerp and concat export exactly (stacked factors); for comparison the same Slerp update is also
 exported the naive way, by a truncated SVD of ΔW like TIES and DARE need, and the ratio is printed.
 """
 
@@ -46,7 +46,13 @@ def main() -> None:
     totals = dict.fromkeys((*methods, "slerp-svd"), 0.0)
     print(f"{args.model}: {arch.layers} layers, rank {args.rank}, {args.threads} threads; seconds per module")
     print(f"{'module':<10} {'(out, in)':>14} " + " ".join(f"{m:>9}" for m in totals))
+    warm_up = adapters_for((8, 8), 2)
+    for method in methods:  # import every merge module (and PEFT) before anything is timed
+        merge_adapters(method, warm_up)
+    shapes: dict[tuple[int, int], list[str]] = {}
     for module, shape in arch.module_shapes().items():
+        shapes.setdefault(shape, []).append(module)
+    for shape, modules in shapes.items():
         pair = adapters_for(shape, args.rank)
         row = {m: seconds(lambda m=m, pair=pair: merge_adapters(m, pair)) for m in methods}
 
@@ -57,8 +63,9 @@ def main() -> None:
 
         row["slerp-svd"] = seconds(slerp_by_svd)
         for key, value in row.items():
-            totals[key] += value * arch.layers
-        print(f"{module:<10} {str((shape[1], shape[0])):>14} " + " ".join(f"{row[m]:9.2f}" for m in totals))
+            totals[key] += value * arch.layers * len(modules)
+        label = ",".join(m.removesuffix("_proj") for m in modules)
+        print(f"{label:<10} {str((shape[1], shape[0])):>14} " + " ".join(f"{row[m]:9.2f}" for m in totals))
     print(f"{'model':<10} {'':>14} " + " ".join(f"{totals[m]:9.1f}" for m in totals))
     print(f"whole model: slerp exact export {totals['slerp']:.1f}s vs SVD export {totals['slerp-svd']:.1f}s "
           f"({totals['slerp-svd'] / totals['slerp']:.0f}x slower); TIES {totals['ties']:.0f}s, DARE {totals['dare']:.0f}s")
