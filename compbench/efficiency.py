@@ -190,6 +190,10 @@ METHODS: dict[str, MethodCost] = {
     "lc++-shared": MethodCost("Learnable Calibration++ (shared)", _one, _lc_plus, "shared by the four families"),
     "lc-no-lora": MethodCost("Learnable Calibration without LoRAs", _one, _lc),
     "lc++-no-lora": MethodCost("Learnable Calibration++ without LoRAs", _one, _lc_plus),
+    "lc-shared-no-lora": MethodCost("Learnable Calibration (shared) without LoRAs", _one, _lc,
+                                    "shared by the four families"),
+    "lc++-shared-no-lora": MethodCost("Learnable Calibration++ (shared) without LoRAs", _one, _lc_plus,
+                                      "shared by the four families"),
 }
 TABLE3_METHODS = ("multi-step", "joint-expert", "lc", "lc++")
 

@@ -42,13 +42,13 @@ def test_llama_by_hand():
         assert m[zero].additional_params == 0
     assert m["lorahub"].additional_params == m["lm-cocktail"].additional_params == 2
     for shared in ("lc", "lc++"):
-        assert m[f"{shared}-shared"] == m[shared] == m[f"{shared}-no-lora"]
+        assert m[f"{shared}-shared"] == m[shared] == m[f"{shared}-no-lora"] == m[f"{shared}-shared-no-lora"]
 
 
 def test_every_table2_method_is_accounted():
     rows = {"zero-shot", "main-lora", "aux-lora", "icl", "linear", "concat", "ties", "dare", "slerp", "lorahub",
             "lm-cocktail", "dam", "multi-step", "joint-expert", "lc", "lc++", "lc-shared", "lc++-shared",
-            "lc-no-lora", "lc++-no-lora"}
+            "lc-no-lora", "lc++-no-lora", "lc-shared-no-lora", "lc++-shared-no-lora"}
     assert set(efficiency("qwen2.5-0.5b").methods) == rows
 
 
