@@ -140,6 +140,7 @@ def test_conversion_without_bin(tmp_path):
     ('{"peft_type": "IA3", "r": 4, "lora_alpha": 8}', "only LoRA"),
     ('{"peft_type": "LORA", "lora_alpha": 8}', "'r' must be a positive number"),
     ('{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "use_dora": true}', "DoRA"),
+    ('{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "alpha_pattern": {"q_proj(": 4}}', "not a valid regular"),
 ])
 def test_bad_config(tmp_path, base, content, message):
     save_lora(random_adapter(base, seed=1), tmp_path / "a")

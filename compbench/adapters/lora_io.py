@@ -130,7 +130,12 @@ def _scaling(config: dict[str, Any], module: str, rank: int) -> float:
     """The scaling PEFT gives ``module``: alpha (from alpha_pattern if one matches) over r or sqrt(r)."""
     alpha = config["lora_alpha"]
     for pattern, value in (config.get("alpha_pattern") or {}).items():
-        if re.match(rf"(.*\.)?({pattern})$", module):
+        try:
+            matched = re.match(rf"(.*\.)?({pattern})$", module)
+        except re.error as exc:
+            raise InputError(f"alpha_pattern key {pattern!r} is not a valid regular expression ({exc})",
+                             CONFIG_NAME) from None
+        if matched:
             alpha = value
             break
     return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
