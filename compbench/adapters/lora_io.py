@@ -126,7 +126,7 @@ def read_adapter_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
-def _scaling(config: dict[str, Any], module: str, rank: int) -> float:
+def _scaling(config: dict[str, Any], module: str, rank: int, config_path: Path) -> float:
     """The scaling PEFT gives ``module``: alpha (from alpha_pattern if one matches) over r or sqrt(r)."""
     alpha = config["lora_alpha"]
     for pattern, value in (config.get("alpha_pattern") or {}).items():
@@ -134,7 +134,7 @@ def _scaling(config: dict[str, Any], module: str, rank: int) -> float:
             matched = re.match(rf"(.*\.)?({pattern})$", module)
         except re.error as exc:
             raise InputError(f"alpha_pattern key {pattern!r} is not a valid regular expression ({exc})",
-                             CONFIG_NAME) from None
+                             config_path) from None
         if matched:
             alpha = value
             break
@@ -180,7 +180,8 @@ def load_lora(path: str | Path) -> LoraAdapter:
         A, B = pair["A"], pair["B"]
         if A.shape[0] != B.shape[1]:
             raise InputError(f"module {module!r}: lora_A rank {A.shape[0]} != lora_B rank {B.shape[1]}", weights)
-        modules[module] = LoraFactors(A=A, B=B, scaling=_scaling(config, module, int(A.shape[0])))
+        modules[module] = LoraFactors(A=A, B=B, scaling=_scaling(config, module, int(A.shape[0]),
+                                                                           directory / CONFIG_NAME))
     return LoraAdapter(base_model=config.get("base_model_name_or_path"), config=config, modules=modules)
 
 
