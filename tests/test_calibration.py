@@ -21,6 +21,7 @@ from compbench.adapters.calibration import (
     save_calibration,
 )
 from compbench.adapters.lora_io import save_lora
+from compbench.adapters.merges.linear import linear
 from compbench.errors import ConfigError, InputError
 from tests.support.tiny_peft import (
     TARGET_MODULES,
@@ -69,13 +70,16 @@ def randomize(calibration: Calibration, seed: int) -> Calibration:
 
 
 @pytest.mark.parametrize("kind", ["lc", "lc++"])
-def test_fresh_calibration_gives_the_linear_merge(model, adapters, kind):
+def test_fresh_calibration_gives_the_linear_merge(tmp_path, model, adapters, kind):
     merged = mean_factors(adapters)
     calibration = init_calibration(model, kind, merged=merged)
     ids = input_ids(seed=3)
     expected = logits(with_deltas(model, direct_mean_deltas(adapters)), ids)
     calibrated = apply_calibration(copy.deepcopy(model), calibration, merged)
     assert (logits(calibrated, ids) - expected).abs().max().item() < TOL
+    # ... and equal to the package's linear merge (mean factors), saved and loaded by PEFT.
+    save_lora(linear(adapters), tmp_path / "linear")
+    assert (logits(calibrated, ids) - logits(load_peft(model, tmp_path / "linear"), ids)).abs().max().item() < TOL
     # p = 0 (LC) / P2 = 0 (LC++) at the start, P1 non-zero (LoRA-style init).
     if kind == "lc":
         assert all(torch.count_nonzero(calibration.tensor(t, "p")) == 0 for t in TARGET_MODULES)

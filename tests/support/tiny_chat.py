@@ -8,6 +8,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from compbench.tasks import REGISTRY
 from tests.support.tiny_peft import tiny_llama
 
 # Our own sentences (not taken from any dataset).
@@ -32,13 +33,15 @@ CHAT_TEMPLATE = (
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
 
 
-def tiny_tokenizer(chat_template: bool = True, vocab_size: int = 300) -> PreTrainedTokenizerFast:
+def tiny_tokenizer(chat_template: bool = True, vocab_size: int = 1000) -> PreTrainedTokenizerFast:
+    """Byte-level BPE trained on our sentences and the registry's prompts (short sequences keep tests fast)."""
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(SENTENCES * 3, trainer=trainer)
+    prompts = [task.prompt for task in REGISTRY.values()]
+    tokenizer.train_from_iterator((SENTENCES + prompts) * 3, trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
                                    pad_token="<pad>", unk_token="<unk>")
     if chat_template:
