@@ -132,3 +132,56 @@ def test_bad_input_exits_2_with_a_message(workspace, tmp_path):
         assert code == 2, (args, out)
         assert out.startswith("error: ") and message in out, (args, out)
         assert "Traceback" not in out
+
+
+def test_a_killed_cli_run_resumes_to_the_same_calibration(workspace, tmp_path, monkeypatch):
+    import torch
+
+    import compbench.training.loop as loop
+
+    _, _, adapters = workspace
+    args = ["train", "calibration", "--kind", "lc++", "--family", "sum+tr", "--adapter", adapters[0], "--adapter",
+            adapters[1], "--checkpoint-every", "1", "--max-steps", "4", "--batch-size", "2", "--max-length", "256",
+            "--no-progress", "--base-model", workspace[1], "--release", workspace[0] / "release"]
+    code, out = run(*args, "--output", tmp_path / "straight")
+    assert code == 0, out
+
+    real = loop._step_seed
+
+    def killed_at_step_3(seed, step):
+        if step == 2:
+            raise RuntimeError("killed")
+        return real(seed, step)
+
+    monkeypatch.setattr(loop, "_step_seed", killed_at_step_3)
+    result = CliRunner().invoke(main, [str(a) for a in (*args, "--output", tmp_path / "resumed")])
+    assert isinstance(result.exception, RuntimeError)
+    assert not (tmp_path / "resumed").exists()  # no half-written bundle
+    assert json.loads((tmp_path / "resumed.checkpoints" / "latest.json").read_text())["step"] == 2
+    monkeypatch.setattr(loop, "_step_seed", real)
+    code, out = run(*args, "--output", tmp_path / "resumed")
+    assert code == 0, out
+    first = load_calibration(tmp_path / "straight" / "calibration.safetensors").state_tensors()
+    second = load_calibration(tmp_path / "resumed" / "calibration.safetensors").state_tensors()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert manifest(tmp_path / "resumed")["parameters"]["last_loss"] == manifest(tmp_path / "straight")["parameters"]["last_loss"]
+
+
+def test_load_calibrated_bundle_matches_the_exported_lora(workspace, tmp_path):
+    import copy
+
+    from compbench.training.bundles import load_calibrated_bundle
+    from compbench.training.models import load_base_model
+    from tests.support.tiny_peft import input_ids, load_peft, logits
+
+    _, model_dir, adapters = workspace
+    code, out = run("train", "calibration", "--kind", "lc", "--family", "sum+tr-es", "--adapter", adapters[0],
+                    "--adapter", adapters[1], "--export-lora", tmp_path / "plain", *base(workspace, tmp_path / "b"))
+    assert code == 0, out
+    model, _ = load_base_model(str(model_dir))
+    ids = input_ids(seed=3, vocab=64)
+    folded = logits(load_calibrated_bundle(tmp_path / "b", copy.deepcopy(model)), ids)
+    wrapped = logits(load_calibrated_bundle(tmp_path / "b", copy.deepcopy(model), fold=False), ids)
+    exported = logits(load_peft(model, tmp_path / "plain"), ids)
+    assert (folded - wrapped).abs().max() < 1e-5 and (exported - wrapped).abs().max() < 1e-5
+    assert (wrapped - logits(model, ids)).abs().max() > 1e-4

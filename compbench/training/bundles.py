@@ -246,3 +246,20 @@ def train_merge_bundle(base_model: str, release: str | Path, families: Sequence[
                           parameters=parameters, calibration=coefficients, subtasks=names)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return bundle
+
+
+# ------------------------------------------------------------------------------------------- using them
+def load_calibrated_bundle(bundle_dir: str | Path, model, fold: bool = True):
+    """Attach an ``lc*`` bundle to ``model`` (the bundle's base model): fold ``ΔW`` into the weights (default,
+    no inference cost) or wrap the Linears (``fold=False``). Returns the model, changed in place."""
+    from compbench.adapters.calibration import apply_calibration, fold_calibration, load_calibration
+
+    bundle = read_bundle(bundle_dir)
+    if not bundle.manifest.method.startswith("lc"):
+        raise InputError(f"method {bundle.manifest.method!r} is not a Learnable Calibration bundle", bundle.path)
+    if bundle.calibration_path is None:
+        raise InputError("the bundle has no calibration file", bundle.path)
+    calibration = load_calibration(bundle.calibration_path)
+    adapters = list(bundle.load_adapters().values())
+    merged = mean_factors(adapters) if adapters else None
+    return (fold_calibration if fold else apply_calibration)(model, calibration, merged)
