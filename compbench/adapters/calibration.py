@@ -134,11 +134,6 @@ class MergedLora:
 
     modules: dict[str, tuple[torch.Tensor, torch.Tensor]]
 
-    @property
-    def rank(self) -> int:
-        ranks = {A.shape[0] for _, A in self.modules.values()}
-        return ranks.pop() if len(ranks) == 1 else max(ranks)
-
     def module_types(self) -> list[str]:
         return list(dict.fromkeys(module_type(name) for name in self.modules))
 
