@@ -42,6 +42,19 @@ def test_families_expand_and_samples_are_seeded(release):
     assert a[0].prompt.startswith("Summarize the following text and translate it from English to")
 
 
+def test_the_sample_equals_random_sample_over_the_union(tmp_path):
+    import random
+
+    for subtask, n in (("sum+tr-es", 7), ("sum+tr-fr", 11), ("sum+tr-de", 5)):
+        write_split(tmp_path, subtask, "train", n=n)
+    union = load_examples(tmp_path, ["sum+tr"])
+    assert len(union) == 23
+    for seed in range(5):
+        for k in (1, 9, 22):
+            expected = [e.id for e in random.Random(seed).sample(union, k)]
+            assert [e.id for e in load_examples(tmp_path, ["sum+tr"], limit=k, seed=seed)] == expected
+
+
 def test_bad_data_inputs(release):
     with pytest.raises(InputError, match="split file not found"):
         load_split(release, "reply+tr-es")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,8 +48,8 @@ def resolve_subtasks(names: Iterable[str]) -> list[str]:
     return out
 
 
-def load_split(release: str | Path, subtask: str, split: str = "train") -> list[Example]:
-    """The rows of one sub-task's split, read from ``<release>/data/<config>/<split>.parquet``."""
+def read_split_table(release: str | Path, subtask: str, split: str = "train") -> tuple[Path, pa.Table]:
+    """The checked Arrow table (required columns only) of one sub-task's split file."""
     task = get_task(subtask)
     path = Path(release) / split_file_path(task.config_name, split)
     if not path.is_file():
@@ -60,33 +61,62 @@ def load_split(release: str | Path, subtask: str, split: str = "train") -> list[
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", path)
+    if table.num_rows == 0:
+        raise InputError("the split file has no rows", path)
+    return path, table.select(list(REQUIRED_COLUMNS))
+
+
+def _examples(path: Path, table: pa.Table, subtask: str, rows: Sequence[int] | None = None) -> list[Example]:
+    """``Example`` objects for ``rows`` of ``table`` (all rows if ``None``), checking each one."""
+    prompt = get_task(subtask).prompt
+    picked = table if rows is None else table.take(pa.array(rows, type=pa.int64()))
+    numbers = range(1, table.num_rows + 1) if rows is None else [r + 1 for r in rows]
     examples = []
-    for number, row in enumerate(table.select(list(REQUIRED_COLUMNS)).to_pylist(), start=1):
+    for number, row in zip(numbers, picked.to_pylist(), strict=True):
         if any(not isinstance(row[c], str) for c in REQUIRED_COLUMNS):
             raise InputError(f"row {number}: id, subtask, input and reference must be strings", path)
         if row["subtask"] != subtask:
             raise InputError(f"row {number}: subtask {row['subtask']!r} in the file of {subtask!r}", path)
-        examples.append(Example(id=row["id"], subtask=subtask, prompt=task.prompt, input=row["input"],
+        examples.append(Example(id=row["id"], subtask=subtask, prompt=prompt, input=row["input"],
                                 reference=row["reference"]))
-    if not examples:
-        raise InputError("the split file has no rows", path)
     return examples
+
+
+def load_split(release: str | Path, subtask: str, split: str = "train") -> list[Example]:
+    """The rows of one sub-task's split, read from ``<release>/data/<config>/<split>.parquet``."""
+    path, table = read_split_table(release, subtask, split)
+    return _examples(path, table, subtask)
 
 
 def load_examples(release: str | Path, subtasks: Sequence[str], split: str = "train", limit: int | None = None,
                   seed: int = 0) -> list[Example]:
     """All rows of ``subtasks`` (families expanded) or, with ``limit``, a seeded random sample of that many.
 
-    The sample is drawn from the union of the sub-tasks' rows (the paper's 10,000 random compositional
-    examples); its order is the sample's order. Without ``limit`` the rows keep file order (the training loop
-    shuffles with its own seed).
+    The sample is drawn from the union of the sub-tasks' rows in file order (the paper's 10,000 random
+    compositional examples): ``random.Random(seed).sample(range(total), limit)`` picks the positions, and only
+    those rows are turned into Python objects (the reply families have 225,061 rows per sub-task). The
+    sample keeps its drawn order. Without ``limit`` the rows keep file order (the training loop shuffles with
+    its own seed).
     """
-    rows: list[Example] = []
-    for subtask in resolve_subtasks(subtasks):
-        rows.extend(load_split(release, subtask, split))
-    if limit is not None:
-        if limit < 1:
-            raise ConfigError(f"the number of examples must be positive, got {limit}")
-        if limit < len(rows):
-            rows = random.Random(seed).sample(rows, limit)
-    return rows
+    if limit is not None and limit < 1:
+        raise ConfigError(f"the number of examples must be positive, got {limit}")
+    tables = [(subtask, *read_split_table(release, subtask, split)) for subtask in resolve_subtasks(subtasks)]
+    total = sum(table.num_rows for _, _, table in tables)
+    if limit is None or limit >= total:
+        return [e for subtask, path, table in tables for e in _examples(path, table, subtask)]
+    positions = random.Random(seed).sample(range(total), limit)
+    offsets, offset = [], 0
+    for _, _, table in tables:
+        offsets.append(offset)
+        offset += table.num_rows
+    by_file: dict[int, list[tuple[int, int]]] = {}
+    for order, position in enumerate(positions):
+        index = bisect.bisect_right(offsets, position) - 1
+        by_file.setdefault(index, []).append((order, position - offsets[index]))
+    picked: list[Example | None] = [None] * limit
+    for index, items in by_file.items():
+        subtask, path, table = tables[index]
+        for (order, _), example in zip(items, _examples(path, table, subtask, [row for _, row in items]),
+                                       strict=True):
+            picked[order] = example
+    return [e for e in picked if e is not None]
