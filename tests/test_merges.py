@@ -136,6 +136,17 @@ def test_svd_export_is_the_truncation_at_the_default_rank(pair):
     assert not torch.allclose(merged.delta(name), full, atol=1e-3)  # truncation really loses something
 
 
+@pytest.mark.parametrize("shape", [(12, 40), (40, 12)])
+def test_svd_export_of_wide_and_tall_updates(shape):
+    from compbench.adapters.merges.common import lowrank_lora
+
+    update = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    exported = lowrank_lora(update, 5, torch.float32)
+    assert exported.B.shape == (shape[0], 5) and exported.A.shape == (5, shape[1])
+    assert torch.allclose(exported.B @ exported.A, direct.truncated(update, 5), atol=1e-5)
+    assert torch.allclose(lowrank_lora(update, 64, torch.float32).delta(), update, atol=1e-5)
+
+
 def test_ties_trims_to_density(pair):
     name = "model.layers.0.self_attn.q_proj"
     update = direct.delta(pair[0].modules[name])
