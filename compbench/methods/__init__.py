@@ -1,0 +1,1 @@
+"""Methods that need data beyond the adapters: weight search for LoraHub and LM-Cocktail."""
