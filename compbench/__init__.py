@@ -15,6 +15,14 @@ _PUBLIC = {
     "compare": "compbench.compare",
     "get_task": "compbench.tasks",
     "REGISTRY": "compbench.tasks",
+    "efficiency": "compbench.efficiency",
+    "load_lora": "compbench.adapters.lora_io",
+    "save_lora": "compbench.adapters.lora_io",
+    "read_bundle": "compbench.bundle",
+    "train_lora_bundle": "compbench.training.bundles",
+    "train_calibration_bundle": "compbench.training.bundles",
+    "train_merge_bundle": "compbench.training.bundles",
+    "load_calibrated_bundle": "compbench.training.bundles",
 }
 
 
