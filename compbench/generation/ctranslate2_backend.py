@@ -167,5 +167,5 @@ class CT2Translator:
                 outputs.append(None)
                 continue
             ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
-            outputs.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
+            outputs.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip() or None)
         return outputs

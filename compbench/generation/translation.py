@@ -66,6 +66,12 @@ class MarianTranslator:
             checkpoint.path, dtype=torch_dtype(dtype), use_safetensors=True
         ).to(device)
         self.model.eval()
+        # The decoding settings: beam search, a cap on new tokens, and no forced </s> at the cap (OpusMT's
+        # config forces one), so that an output that did not end is recognisable as unfinished. Set on the
+        # model's own config because generate() fills unset (None) values of a passed config from it.
+        self.model.generation_config.update(
+            num_beams=num_beams, do_sample=False, max_length=None, max_new_tokens=max_length, forced_eos_token_id=None
+        )
 
     @property
     def settings(self) -> dict[str, object]:
@@ -91,13 +97,7 @@ class MarianTranslator:
 
         encoded = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True).to(self.device)
         with torch.inference_mode():
-            output = self.model.generate(
-                **encoded,
-                num_beams=self.num_beams,
-                do_sample=False,
-                max_new_tokens=self.max_length,
-                **self.generation_options,
-            )
+            output = self.model.generate(**encoded, **self.generation_options)
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         results: list[str | None] = []
@@ -106,5 +106,5 @@ class MarianTranslator:
             if not self.keep_unfinished and not eos_ids.intersection(generated):
                 results.append(None)
                 continue
-            results.append(self.tokenizer.decode(generated, skip_special_tokens=True).strip())
+            results.append(self.tokenizer.decode(generated, skip_special_tokens=True).strip() or None)
         return results
