@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from compbench import __version__
-from compbench.cli import cmd_tasks
+from compbench.cli import cmd_build, cmd_tasks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,3 +15,4 @@ def main() -> None:
 
 
 main.add_command(cmd_tasks.tasks)
+main.add_command(cmd_build.build)
