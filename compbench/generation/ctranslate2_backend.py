@@ -20,7 +20,12 @@ from typing import Any
 from compbench.errors import ConfigError
 from compbench.generation.batching import check_options, map_length_sorted
 from compbench.generation.checkpoints import Checkpoint, require_safetensors, resolve_checkpoint
-from compbench.generation.translation import NUM_BEAMS, translation_task
+from compbench.generation.translation import (
+    NUM_BEAMS,
+    load_marian_tokenizer,
+    punctuation_normalizer,
+    translation_task,
+)
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("COMPBENCH_CACHE", Path.home() / ".cache" / "compbench")) / "ctranslate2"
 
@@ -99,8 +104,6 @@ class CT2Translator:
         generation_options: Mapping[str, Any] | None = None,
     ):
         ctranslate2 = import_ctranslate2()
-        from transformers import MarianTokenizer
-
         self.task = translation_task(lang)
         check_options(batch_size=batch_size, max_length=max_length, dtype=dtype)
         device_type, _, index = device.partition(":")
@@ -113,7 +116,7 @@ class CT2Translator:
         self.batch_size, self.max_length, self.num_beams = batch_size, max_length, num_beams
         self.keep_unfinished = keep_unfinished
         self.generation_options = dict(generation_options or {})
-        self.tokenizer = MarianTokenizer.from_pretrained(checkpoint.path)
+        self.tokenizer = load_marian_tokenizer(checkpoint.path)
         converted = convert_marian_checkpoint(checkpoint, self.compute_type, cache_dir)
         try:
             self.translator = ctranslate2.Translator(
@@ -134,6 +137,7 @@ class CT2Translator:
             "max_length": self.max_length,
             "compute_type": self.compute_type,
             "keep_unfinished": self.keep_unfinished,
+            "punctuation_normalizer": punctuation_normalizer(),
             **({"generation_options": self.generation_options} if self.generation_options else {}),
         }
 

@@ -25,6 +25,31 @@ def translation_task(lang: str) -> str:
     return f"tr-{lang}"
 
 
+def punctuation_normalizer() -> str:
+    """Which punctuation normalizer the Marian tokenizer applies: ``sacremoses-<version>`` or ``none``.
+
+    MarianTokenizer normalizes punctuation with sacremoses when it is installed and silently skips it
+    otherwise, which changes tokens (and outputs); so it is part of every translator's settings.
+    """
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return f"sacremoses-{version('sacremoses')}"
+    except PackageNotFoundError:
+        return "none"
+
+
+def load_marian_tokenizer(path: Path):
+    """The checkpoint's Marian sentencepiece tokenizer (without the warning when sacremoses is absent)."""
+    import warnings
+
+    from transformers import MarianTokenizer
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
+        return MarianTokenizer.from_pretrained(path)
+
+
 class MarianTranslator:
     """OpusMT translation through transformers' ``MarianMTModel.generate`` (a :class:`Generator`).
 
@@ -51,7 +76,7 @@ class MarianTranslator:
         keep_unfinished: bool = False,
         generation_options: Mapping[str, Any] | None = None,
     ):
-        from transformers import MarianMTModel, MarianTokenizer
+        from transformers import MarianMTModel
 
         self.task = translation_task(lang)
         check_options(batch_size=batch_size, max_length=max_length, dtype=dtype, device=device)
@@ -61,7 +86,7 @@ class MarianTranslator:
         self.device, self.dtype, self.batch_size, self.max_length = device, dtype, batch_size, max_length
         self.num_beams, self.keep_unfinished = num_beams, keep_unfinished
         self.generation_options = dict(generation_options or {})
-        self.tokenizer = MarianTokenizer.from_pretrained(checkpoint.path)
+        self.tokenizer = load_marian_tokenizer(checkpoint.path)
         self.model = MarianMTModel.from_pretrained(
             checkpoint.path, dtype=torch_dtype(dtype), use_safetensors=True
         ).to(device)
@@ -81,6 +106,7 @@ class MarianTranslator:
             "max_length": self.max_length,
             "dtype": self.dtype,
             "keep_unfinished": self.keep_unfinished,
+            "punctuation_normalizer": punctuation_normalizer(),
             **({"generation_options": self.generation_options} if self.generation_options else {}),
         }
 
