@@ -26,7 +26,8 @@ SOURCE_PINS: dict[str, SourcePin] = {pin.name: pin for pin in (
     SourcePin(
         name="dialogsum", title="DialogSum",
         location=HubLocation("knkarthick/dialogsum", "f6bf536de69725c3228082c8455e2a3c2dc6af86", "csv",
-                             {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"}),
+                             {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"},
+                             builder_options=(("keep_default_na", False),)),
         license="cc-by-nc-sa-4.0", license_name="CC BY-NC-SA 4.0",
         citation="Chen et al. 2021, DialogSum: A Real-Life Scenario Dialogue Summarization Dataset",
     ),
@@ -50,7 +51,7 @@ SOURCE_PINS: dict[str, SourcePin] = {pin.name: pin for pin in (
         name="sound_natural", title="Sound Natural (message content rephrasing)",
         location=HubLocation("facebook/content_rephrasing", "80e34a787a6c757d2e9cad051ac26c3353b70225", "csv",
                              {"train": "train.tsv", "validation": "val.tsv", "test": "test.tsv"},
-                             builder_options=(("delimiter", "\t"),)),
+                             builder_options=(("delimiter", "\t"), ("keep_default_na", False))),
         license="cc-by-sa-4.0", license_name="CC BY-SA 4.0",
         citation="Einolghozati et al. 2020, Sound Natural: Content Rephrasing in Dialog Systems",
     ),

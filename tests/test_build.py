@@ -109,6 +109,7 @@ def test_identical_inputs_are_generated_once_per_stage(full_build):
     assert stage.unique == dialogsum_rows + persona_rows + sound_rows  # each distinct text once
     generated = [text for task, text in provider.generated if task == "tone-professional"]
     assert len(generated) == len(set(generated)) == stage.unique == stage.generated
+    assert sorted(provider.made) == sorted(set(provider.made)) and len(provider.made) == 7  # one model per task
 
 
 def test_rebuild_makes_no_model_call_and_writes_identical_bytes(full_build, tmp_path):

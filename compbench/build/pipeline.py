@@ -172,9 +172,9 @@ def _run_stages(rows: list[_Row], provider: GeneratorProvider, cache: Generation
                     row.text = outputs[row.text]
                     row.chain.append((task, row.text))
             stages.append(stats)
+            if not _needed_later(rows, task, depth + 1):
+                del live[task]  # free the model (e.g. a 3B tone model) as soon as no later stage needs it
         depth += 1
-        for task in [t for t in live if not _needed_later(rows, t, depth)]:
-            del live[task]  # free the model (e.g. a 3B tone model) once no later stage needs it
 
 
 def _needed_later(rows: list[_Row], task: str, depth: int) -> bool:
