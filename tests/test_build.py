@@ -214,3 +214,47 @@ def test_manifest_json_is_stable(full_build):
     out = full_build[0] / "release"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["release"].startswith("compbench-") and "date" not in json.dumps(manifest)
+
+
+def test_failure_while_writing_keeps_the_previous_release_and_resumes(full_build, tmp_path, monkeypatch):
+    import compbench.build.pipeline as pipeline
+
+    tmp, _, _ = full_build
+    run(tmp_path)
+    before = tree_bytes(tmp_path / "release")
+    real, written = pipeline.write_split, []
+
+    def crash_after_five(*args, **kwargs):
+        if len(written) == 5:
+            raise KeyboardInterrupt  # the build is killed while writing files
+        written.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_split", crash_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, release="other-name")
+    assert tree_bytes(tmp_path / "release") == before  # the earlier release is untouched
+    monkeypatch.setattr(pipeline, "write_split", real)
+    again, provider = run(tmp_path)
+    assert provider.calls == 0 and tree_bytes(tmp_path / "release") == tree_bytes(tmp / "release")
+    assert not (tmp_path / ".release.building").exists() and not (tmp_path / ".release.previous").exists()
+
+
+def test_ids_are_unique_and_rows_keep_source_order(full_build):
+    out = full_build[0] / "release"
+    ids = [row["id"] for task in REGISTRY.values() for split in task.splits for row in read(out, task.id, split)]
+    assert len(ids) == len(set(ids))
+    assert [r["source_id"] for r in read(out, "reply+tr-fr", "train")] == ["0:0", "0:1", "0:2", "1:0", "1:3", "1:7"]
+
+
+def test_format_plan_table():
+    from compbench.build.stages import StageStats
+    from compbench.cli.cmd_build import format_plan
+
+    text = format_plan([StageStats("tone-witty", "tone-witty", "m", needed=10, unique=8, cached=3),
+                        StageStats("tr-es (step 2)", "tr-es", "t", needed=4, unique=2, cached=2, unknown=2)])
+    lines = text.splitlines()
+    assert lines[0].split() == ["stage", "model", "rows", "distinct", "cached", "to", "generate"]
+    assert lines[1].split() == ["tone-witty", "m", "10", "8", "3", "5"]
+    assert "(+ up to 2 after earlier stages)" in lines[2]
+    assert lines[-1] == "total to generate: 7"
