@@ -244,18 +244,20 @@ def _build(out: Path | None, *, only, splits, sources_dir, limit, cache_dir, gen
 def _write_release(out: Path, rows: list[_Row], stages: list[StageStats], used: dict[str, _Identity],
                    sources: _Sources, release: str) -> ReleaseManifest:
     staging = start_staging(out)
-    grouped: dict[tuple[str, str], list[dict]] = {}
-    for recipe in RECIPES.values():  # registry order, then split order: deterministic files and rows
-        for split in recipe.splits:
-            grouped[(recipe.task_id, split)] = []
+    grouped: dict[tuple[str, str], list[_Row]] = {}
     for row in rows:
+        grouped.setdefault((row.recipe.task_id, row.split), [])
         if not row.failed:
-            steps = [used[task] for task in row.recipe.generator_steps]
-            grouped[(row.recipe.task_id, row.split)].append(
-                split_row(row.recipe.task, row.split, row.recipe.source, row.example, row.chain, steps))
-    selected = {(row.recipe.task_id, row.split) for row in rows}
-    files = [write_split(staging, task_id, RECIPES[task_id].task.config_name, split, grouped[(task_id, split)])
-             for (task_id, split) in grouped if (task_id, split) in selected]
+            grouped[(row.recipe.task_id, row.split)].append(row)
+    files = []
+    for recipe in RECIPES.values():  # registry order, then split order; rows in source order: deterministic
+        for split in recipe.splits:
+            if (recipe.task_id, split) not in grouped:
+                continue
+            records = [split_row(recipe.task, split, recipe.source, row.example, row.chain,
+                                 [used[task] for task in recipe.generator_steps])
+                       for row in grouped[(recipe.task_id, split)]]  # one file's rows in memory at a time
+            files.append(write_split(staging, recipe.task_id, recipe.task.config_name, split, records))
     manifest = ReleaseManifest(
         release=release,
         compbench_version=__version__,
