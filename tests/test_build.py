@@ -258,3 +258,13 @@ def test_format_plan_table():
     assert lines[1].split() == ["tone-witty", "m", "10", "8", "3", "5"]
     assert "(+ up to 2 after earlier stages)" in lines[2]
     assert lines[-1] == "total to generate: 7"
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    from compbench.build.cache import default_cache_dir
+
+    monkeypatch.setenv("COMPBENCH_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("COMPBENCH_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "compbench"
