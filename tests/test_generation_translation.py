@@ -152,3 +152,11 @@ def test_real_opus_mt_translates_to_spanish():
     assert len(translator.revision) == 40
     (output,) = translator.generate(["The two friends meet at the station on Friday morning."])
     assert output and output != "The two friends meet at the station on Friday morning."
+
+
+def test_skipping_the_cross_attention_reorder_changes_no_output(marian_dir):
+    fast = MarianTranslator(marian_dir, "es", batch_size=4, max_length=12, keep_unfinished=True)
+    stock = MarianTranslator(
+        marian_dir, "es", batch_size=4, max_length=12, keep_unfinished=True, skip_cross_attention_reorder=False
+    )
+    assert fast.generate(ENGLISH) == stock.generate(ENGLISH)
