@@ -123,3 +123,49 @@ def test_missing_adapter_config_is_a_clear_error(tone_dir, tmp_path):
     (copy / "adapter" / "adapter_config.json").unlink()
     with pytest.raises(InputError, match="adapter_config.json missing"):
         make_tone_rewriter(copy, "casual")
+
+
+SHA = "89abcdef0123456789abcdef0123456789abcdef"
+
+
+def _fake_hub(monkeypatch, tmp_path, repos):
+    """Serve ``repos`` (repo id -> directory) like ``snapshot_download`` does, honouring allow_patterns."""
+    import fnmatch
+
+    import huggingface_hub
+
+    from compbench.generation import checkpoints
+
+    def snapshot_download(repo_id, *, revision=None, allow_patterns=None):
+        snapshot = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}" / "snapshots" / SHA
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for file in repos[repo_id].iterdir():
+            if any(fnmatch.fnmatch(file.name, pattern) for pattern in allow_patterns):
+                shutil.copyfile(file, snapshot / file.name)
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(checkpoints, "CONVERTED_DIR", tmp_path / "converted")
+
+
+def test_hub_adapter_with_only_a_pickle_is_converted_once(tone_dir, rewriter, tmp_path, monkeypatch):
+    remote = shutil.copytree(tone_dir / "adapter", tmp_path / "remote")
+    pickle_adapter(remote)
+    _fake_hub(monkeypatch, tmp_path, {"llm-toys/tone-lora": remote})
+    made = make_tone_rewriter("llm-toys/tone-lora", "professional", base=tone_dir / "base", max_length=40)
+    assert made.model_id == "base+llm-toys/tone-lora" and made.revision.endswith("+" + SHA)
+    converted = tmp_path / "converted" / f"llm-toys--tone-lora--{SHA}"
+    assert sorted(p.name for p in converted.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+    sources = [source for source, _ in TONE_PAIRS]
+    assert made.generate(sources) == rewriter.generate(sources)
+
+
+def test_hub_repo_with_unsafe_pickle_is_refused(tone_dir, tmp_path, monkeypatch, capsys):
+    remote = shutil.copytree(tone_dir / "adapter", tmp_path / "remote")
+    (remote / "adapter_model.safetensors").unlink()
+    write_unsafe_pickle(remote / "adapter_model.bin")
+    _fake_hub(monkeypatch, tmp_path, {"llm-toys/tone-lora": remote})
+    with pytest.raises(InputError, match="refusing to load"):
+        make_tone_rewriter("llm-toys/tone-lora", "casual", base=tone_dir / "base")
+    assert "unpickled arbitrary code" not in capsys.readouterr().out
+    assert not (tmp_path / "converted" / f"llm-toys--tone-lora--{SHA}").exists()

@@ -1,17 +1,25 @@
 """Finding generator checkpoints (Hub id or local directory), naming their revision, and safe weight loading.
 
 A checkpoint is always used from a local directory: a Hub id is first fetched with ``snapshot_download``
-(only JSON, tokenizer and safetensors files, never pickles) at the requested revision. The revision
-recorded for a local directory is, in order: the commit in a Hub cache snapshot path
+(only JSON, tokenizer and safetensors files) at the requested revision; a repository with only pickled
+weights has them converted once to safetensors with ``torch.load(weights_only=True)``, which refuses
+anything but tensors. Nothing else is ever unpickled.
+
+The revision recorded for a local directory is, in order: the commit in a Hub cache snapshot path
 (``models--org--name/snapshots/<sha>``), the commit in a ``--local-dir`` download's metadata, or else a
 ``sha256:`` content hash of the directory's files, so a rebuild from the same files reuses its cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
 import pickle
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +30,9 @@ from compbench.fileio import atomic_path, sha256_file
 SAFE_DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.spm", "*.model", "*.txt", "*.tiktoken"]
 # Pickled weight files we know how to convert, and the safetensors name each one becomes.
 PICKLED_WEIGHTS = {"adapter_model.bin": "adapter_model.safetensors", "pytorch_model.bin": "model.safetensors"}
+
+CONVERTED_DIR = Path(os.environ.get("COMPBENCH_CACHE", Path.home() / ".cache" / "compbench")) / "converted"
+log = logging.getLogger(__name__)
 
 _SNAPSHOT = re.compile(r"models--(?P<org>[^/]+?)--(?P<name>[^/]+)/snapshots/(?P<sha>[0-9a-f]{40})/?$")
 
@@ -36,22 +47,57 @@ class Checkpoint:
 
 
 def resolve_checkpoint(model: str | Path, revision: str | None = None, *, model_id: str | None = None) -> Checkpoint:
-    """Return the local directory of ``model`` (a local directory, or a Hub id fetched at ``revision``)."""
+    """Return the local directory of ``model`` (a local directory, or a Hub id fetched at ``revision``).
+
+    A Hub repository that holds only pickled weights at that revision (the llm-toys tone adapter ships
+    ``adapter_model.bin``) is converted once into ``CONVERTED_DIR`` with :func:`convert_pickled_weights`
+    (tensors only); a local directory with only pickled weights is refused by :func:`require_safetensors`.
+    """
     path = Path(model).expanduser()
     if path.is_dir():
         return describe_local_checkpoint(path, model_id=model_id)
     text = str(model)
     if path.exists() or text.startswith((".", "/", "~")) or text.count("/") > 1:
         raise InputError("model directory not found (expected a directory or a Hub id like org/name)", text)
-    return describe_local_checkpoint(_download(text, revision), model_id=model_id or text)
+    checkpoint = describe_local_checkpoint(_download(text, revision, SAFE_DOWNLOAD_PATTERNS), model_id=model_id or text)
+    if list(checkpoint.path.glob("*.safetensors")):
+        return checkpoint
+    return _converted_hub_checkpoint(text, checkpoint)
 
 
-def _download(repo_id: str, revision: str | None) -> Path:
+def _converted_hub_checkpoint(repo_id: str, checkpoint: Checkpoint) -> Checkpoint:
+    """The snapshot's files plus safetensors converted from its pickled weights, in a directory of our own."""
+    target = CONVERTED_DIR / f"{repo_id.replace('/', '--')}--{checkpoint.revision}"
+    if list(target.glob("*.safetensors")):
+        return Checkpoint(target, checkpoint.model_id, checkpoint.revision)
+    pickled = _download(repo_id, checkpoint.revision, list(PICKLED_WEIGHTS))
+    if not any((pickled / name).is_file() for name in PICKLED_WEIGHTS):
+        return checkpoint  # nothing we can convert: require_safetensors explains
+    log.warning("%s@%s has only pickled weights: converting them once to safetensors (tensors only)",
+                repo_id, checkpoint.revision)
+    CONVERTED_DIR.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=CONVERTED_DIR))
+    try:
+        for source in (checkpoint.path, pickled):
+            for file in source.iterdir():
+                if file.is_file() and not (staging / file.name).exists():
+                    shutil.copyfile(file, staging / file.name)
+        convert_pickled_weights(staging)
+        for name in PICKLED_WEIGHTS:
+            (staging / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # another process converted it first
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Checkpoint(target, checkpoint.model_id, checkpoint.revision)
+
+
+def _download(repo_id: str, revision: str | None, patterns: list[str]) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=SAFE_DOWNLOAD_PATTERNS))
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
     except HFValidationError as exc:
         raise ConfigError(f"not a valid model id or directory: {repo_id!r} ({exc})") from None
     except OSError as exc:  # network errors, missing repo or revision, offline mode
