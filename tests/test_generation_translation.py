@@ -125,6 +125,16 @@ def test_bad_options_are_clear_errors(marian_dir, kwargs, error, message):
         make_translator(options.pop("backend"), options.pop("model"), options.pop("lang"), **options)
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error(marian_dir):
+    with pytest.raises(ConfigError, match="no usable CUDA GPU"):
+        make_translator("transformers", marian_dir, "es", device="cuda")
+    with pytest.raises(ConfigError, match="CTranslate2 sees no CUDA GPU"):
+        make_translator("ctranslate2", marian_dir, "es", device="cuda")
+    with pytest.raises(ConfigError, match="runs on cpu or cuda"):
+        make_translator("ctranslate2", marian_dir, "es", device="mps")
+
+
 def test_pickled_only_checkpoint_is_refused(marian_dir, tmp_path):
     import torch
     from safetensors.torch import load_file

@@ -44,9 +44,11 @@ def check_options(*, batch_size: int, max_length: int, dtype: str | None = None,
         import torch
 
         try:
-            torch.device(device)
+            kind = torch.device(device).type
         except (RuntimeError, TypeError):
             raise ConfigError(f"unknown device {device!r} (e.g. cpu, cuda, cuda:1)") from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for, but this machine has no usable CUDA GPU")
 
 
 def torch_dtype(name: str):

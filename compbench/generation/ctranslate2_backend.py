@@ -109,6 +109,8 @@ class CT2Translator:
         device_type, _, index = device.partition(":")
         if device_type not in ("cpu", "cuda") or (index and not index.isdigit()):
             raise ConfigError(f"the ctranslate2 backend runs on cpu or cuda[:N], not {device!r}")
+        if device_type == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+            raise ConfigError(f"device {device!r} asked for, but CTranslate2 sees no CUDA GPU")
         self.compute_type = compute_type or default_compute_type(device_type, dtype)
         checkpoint = resolve_checkpoint(model, revision, model_id=model_id)
         require_safetensors(checkpoint.path)
