@@ -170,3 +170,11 @@ def test_skipping_the_cross_attention_reorder_changes_no_output(marian_dir):
         marian_dir, "es", batch_size=4, max_length=12, keep_unfinished=True, skip_cross_attention_reorder=False
     )
     assert fast.generate(ENGLISH) == stock.generate(ENGLISH)
+
+
+@pytest.mark.network
+@pytest.mark.skipif(os.environ.get("COMPBENCH_NETWORK_TESTS") != "1", reason="needs the Hugging Face Hub")
+def test_real_opus_mt_through_ctranslate2(tmp_path):
+    translator = make_translator("ctranslate2", None, "fr", max_length=64, cache_dir=tmp_path)
+    (output,) = translator.generate(["The two friends meet at the station on Friday morning."])
+    assert output and translator.settings["compute_type"] == "int8"
