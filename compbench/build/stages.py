@@ -1,0 +1,76 @@
+"""One generation stage: a generator applied to a list of texts, through the cache, with counters and progress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from compbench.build.cache import GenerationCache
+from compbench.generation.base import Generator, cache_key
+
+
+@dataclass
+class StageStats:
+    """What a stage needs and did. ``generated`` and ``model_calls`` are 0 on a warm rebuild."""
+
+    name: str
+    task: str  # the generator's task, e.g. "tr-es"
+    model_id: str = ""
+    needed: int = 0  # rows that pass through this stage
+    unique: int = 0  # distinct input texts (identical inputs are generated once)
+    cached: int = 0  # distinct inputs already in the cache
+    unknown: int = 0  # plan only: inputs that depend on an earlier stage's outputs not generated yet
+    generated: int = 0  # texts sent to the model
+    model_calls: int = 0  # calls of Generator.generate
+    failures: int = 0  # rows whose generation failed (left out of the release)
+
+    @property
+    def to_generate(self) -> int:
+        return self.unique - self.cached
+
+
+class GeneratorOutputError(RuntimeError):
+    """A generator broke its contract (wrong number or type of outputs)."""
+
+
+def run_stage(stats: StageStats, generator: Generator, texts: Sequence[str], cache: GenerationCache, *,
+              chunk_size: int = 256, generate: bool = True, progress: bool = True) -> dict[str, str | None]:
+    """Outputs for the distinct ``texts``: cached ones looked up, the rest generated in chunks and cached.
+
+    With ``generate=False`` (the plan) nothing is generated and only cached outputs are returned.
+    """
+    unique = list(dict.fromkeys(texts))
+    keys = {text: cache_key(generator, text) for text in unique}
+    found = cache.lookup(list(keys.values()))
+    outputs = {text: found[keys[text]] for text in unique if keys[text] in found}
+    stats.model_id = generator.model_id
+    stats.needed += len(texts)
+    stats.unique += len(unique)
+    stats.cached += len(outputs)
+    missing = [text for text in unique if text not in outputs]
+    if not generate or not missing:
+        return outputs
+    with tqdm(total=len(missing), desc=stats.name, unit="text", dynamic_ncols=True,
+              disable=None if progress else True) as bar:
+        for start in range(0, len(missing), chunk_size):
+            chunk = missing[start:start + chunk_size]
+            results = generator.generate(chunk)
+            stats.model_calls += 1
+            _check(results, chunk, generator)
+            stats.generated += len(chunk)
+            cache.store((keys[text], result) for text, result in zip(chunk, results, strict=True))
+            outputs.update(zip(chunk, results, strict=True))
+            bar.update(len(chunk))
+    return outputs
+
+
+def _check(results: object, chunk: Sequence[str], generator: Generator) -> None:
+    if not isinstance(results, list) or len(results) != len(chunk):
+        got = len(results) if isinstance(results, list) else type(results).__name__
+        raise GeneratorOutputError(f"{generator.task} generator {generator.model_id!r} returned {got} outputs "
+                                   f"for {len(chunk)} inputs")
+    bad = [r for r in results if r is not None and not isinstance(r, str)]
+    if bad:
+        raise GeneratorOutputError(f"{generator.task} generator returned a {type(bad[0]).__name__}, expected str")

@@ -1,0 +1,85 @@
+"""``compbench build``: regenerate the benchmark from its sources (thin wrapper over ``compbench.build``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from compbench.cli.common import handle_errors
+from compbench.errors import ConfigError
+from compbench.tasks import LANGUAGES, SPLITS
+
+
+def parse_translator(values: tuple[str, ...]) -> str | dict[str, str] | None:
+    """``--translator`` values: one id/dir/template for every language, or ``xx=ID_OR_DIR`` per language."""
+    if not values:
+        return None
+    per_language = [v for v in values if v.partition("=")[0] in LANGUAGES and "=" in v]
+    if not per_language:
+        if len(values) > 1:
+            raise ConfigError("give one --translator (a template with {lang}) or one --translator xx=ID per language")
+        return values[0]
+    if len(per_language) != len(values):
+        raise ConfigError("mixing --translator ID and --translator xx=ID; use one form")
+    return {lang: model for lang, _, model in (v.partition("=") for v in values)}
+
+
+def format_plan(stages) -> str:
+    """The ``--plan`` table: per stage, generations needed, distinct inputs, cached, left to generate."""
+    header = ("stage", "model", "rows", "distinct", "cached", "to generate")
+    lines = [header]
+    for s in stages:
+        todo = f"{s.to_generate:,}" + (f" (+ up to {s.unknown:,} after earlier stages)" if s.unknown else "")
+        lines.append((s.name, s.model_id, f"{s.needed:,}", f"{s.unique:,}", f"{s.cached:,}", todo))
+    if len(lines) == 1:
+        return "no generation stage: every selected sub-task uses its source references as they are"
+    total = sum(s.to_generate + s.unknown for s in stages)
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+            for row in lines]
+    return "\n".join([*text, f"total to generate: {total:,}"])
+
+
+@click.command()
+@click.option("--only", "only", multiple=True, metavar="ID", help="Build only this sub-task (repeatable).")
+@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS), help="Build only this split (repeatable).")
+@click.option("--sources-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Read the sources from their original files in DIR/<source>/ instead of the Hub.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("release"), show_default=True,
+              help="Release directory to write (replaced atomically at the end).")
+@click.option("--limit", type=int, default=None, help="Keep at most N rows per split (quick builds).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Generation cache directory [default: $COMPBENCH_CACHE_DIR or ~/.cache/compbench].")
+@click.option("--backend", type=click.Choice(["transformers", "ctranslate2"]), default="transformers",
+              show_default=True, help="Translation backend.")
+@click.option("--translator", "translator", multiple=True, metavar="ID_OR_DIR",
+              help="Translation model: Hub id or directory, a template with {lang}, or xx=ID_OR_DIR per language.")
+@click.option("--tone-model", default=None, metavar="ID_OR_DIR",
+              help="Tone LoRA adapter (Hub id or directory), or a directory with base/ and adapter/.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--batch-size", type=int, default=None, help="Generation batch size [default: per generator].")
+@click.option("--max-length", type=int, default=None, help="Maximum generated tokens [default: per generator].")
+@click.option("--release", default=None, help="Release name recorded in the manifest [default: compbench-VERSION].")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Print, per stage, the generations needed and how many are cached; build nothing.")
+@handle_errors
+def build(only, splits, sources_dir, out, limit, cache_dir, backend, translator, tone_model, device, dtype,
+          batch_size, max_length, release, show_plan) -> None:
+    """Build the benchmark release (Parquet per sub-task and split, manifest, data card) from its sources."""
+    from compbench.build import build as build_release
+    from compbench.build import plan
+
+    options = dict(only=only or None, splits=splits or None, sources_dir=sources_dir, limit=limit,
+                   cache_dir=cache_dir, backend=backend, translator=parse_translator(translator),
+                   tone_model=tone_model, device=device, dtype=dtype, batch_size=batch_size, max_length=max_length)
+    if show_plan:
+        click.echo(format_plan(plan(**options).stages))
+        return
+    result = build_release(out, release=release, **options)
+    manifest = result.manifest
+    rows = sum(f.rows for f in manifest.files)
+    failures = sum(manifest.failures.values())
+    click.echo(f"wrote {out}: {len(manifest.files)} files, {rows:,} rows; {result.generated:,} generated in "
+               f"{result.model_calls:,} model calls, {failures:,} generation failures left out")
