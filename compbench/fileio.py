@@ -125,3 +125,11 @@ def read_jsonl_strings_fast(path: str | Path, columns: tuple[str, ...]) -> dict[
         return {c: table.column(c).to_pylist() for c in columns}
     except UnicodeDecodeError:
         return None
+
+
+def cache_root() -> Path:
+    """compbench's cache: ``$COMPBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/compbench``, else ``~/.cache/compbench``."""
+    if os.environ.get("COMPBENCH_CACHE_DIR"):
+        return Path(os.environ["COMPBENCH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "compbench"

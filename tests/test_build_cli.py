@@ -95,7 +95,7 @@ ONLY = ("sum+tr-es", "sum+tone-professional+tr-de", "tone-professional", "tr-fr"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
-def test_build_end_to_end_with_tiny_models(tmp_path, tiny_models, backend):
+def test_build_end_to_end_with_tiny_models(tmp_path, tiny_models, backend, monkeypatch):
     marian, tone = tiny_models
     args = ["--sources-dir", FIXTURE_SOURCES, "--cache-dir", tmp_path / "cache", "--translator", marian,
             "--tone-model", tone, "--backend", backend, "--max-length", 24, "--batch-size", 4, "--limit", 2]
@@ -121,6 +121,16 @@ def test_build_end_to_end_with_tiny_models(tmp_path, tiny_models, backend):
     for row in three_way:
         assert [s["task"] for s in row["chain"]] == ["sum", "tone-professional", "tr-de"]
 
+    # From here on everything is cached: loading any model's weights would be wasted work, so forbid it.
+    import ctranslate2
+    import transformers
+
+    def no_loading(*_args, **_kwargs):
+        raise AssertionError("a fully cached build loaded model weights")
+
+    monkeypatch.setattr(transformers.MarianMTModel, "from_pretrained", no_loading)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_loading)
+    monkeypatch.setattr(ctranslate2, "Translator", no_loading)
     plan = invoke(*args, "--plan")
     assert plan.exit_code == 0 and "total to generate: 0" in plan.output
     again = invoke(*args, "--out", tmp_path / "again")

@@ -134,7 +134,6 @@ def _fake_hub(monkeypatch, tmp_path, repos):
 
     import huggingface_hub
 
-    from compbench.generation import checkpoints
 
     def snapshot_download(repo_id, *, revision=None, allow_patterns=None):
         snapshot = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}" / "snapshots" / SHA
@@ -145,7 +144,7 @@ def _fake_hub(monkeypatch, tmp_path, repos):
         return str(snapshot)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
-    monkeypatch.setattr(checkpoints, "CONVERTED_DIR", tmp_path / "converted")
+    monkeypatch.setenv("COMPBENCH_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def test_hub_adapter_with_only_a_pickle_is_converted_once(tone_dir, rewriter, tmp_path, monkeypatch):
@@ -154,7 +153,7 @@ def test_hub_adapter_with_only_a_pickle_is_converted_once(tone_dir, rewriter, tm
     _fake_hub(monkeypatch, tmp_path, {"llm-toys/tone-lora": remote})
     made = make_tone_rewriter("llm-toys/tone-lora", "professional", base=tone_dir / "base", max_length=40)
     assert made.model_id == "base+llm-toys/tone-lora" and made.revision.endswith("+" + SHA)
-    converted = tmp_path / "converted" / f"llm-toys--tone-lora--{SHA}"
+    converted = tmp_path / "cache" / "converted" / f"llm-toys--tone-lora--{SHA}"
     assert sorted(p.name for p in converted.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
     sources = [source for source, _ in TONE_PAIRS]
     assert made.generate(sources) == rewriter.generate(sources)
@@ -168,4 +167,4 @@ def test_hub_repo_with_unsafe_pickle_is_refused(tone_dir, tmp_path, monkeypatch,
     with pytest.raises(InputError, match="refusing to load"):
         make_tone_rewriter("llm-toys/tone-lora", "casual", base=tone_dir / "base")
     assert "unpickled arbitrary code" not in capsys.readouterr().out
-    assert not (tmp_path / "converted" / f"llm-toys--tone-lora--{SHA}").exists()
+    assert not (tmp_path / "cache" / "converted" / f"llm-toys--tone-lora--{SHA}").exists()

@@ -77,14 +77,15 @@ def test_ctranslate2_greedy_matches_transformers_greedy(marian_dir, tmp_path):
 def test_ctranslate2_beam_int8_order_and_cached_conversion(marian_dir, tmp_path):
     first = CT2Translator(marian_dir, "es", batch_size=3, max_length=12, keep_unfinished=True, cache_dir=tmp_path)
     assert first.settings["compute_type"] == "int8" and first.revision.startswith("sha256:")
+    assert not any(tmp_path.iterdir())  # nothing converted or loaded before the first generation
     batched = first.generate(INPUTS)
     assert batched == [first.generate([text])[0] for text in INPUTS]
     assert all(isinstance(o, str) and o for o in batched)
     (converted,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     stamp = (converted / "model.bin").stat().st_mtime_ns
-    CT2Translator(marian_dir, "es", max_length=12, cache_dir=tmp_path)
+    assert CT2Translator(marian_dir, "es", max_length=12, cache_dir=tmp_path).translator is not None
     assert (converted / "model.bin").stat().st_mtime_ns == stamp  # reused, not converted again
-    CT2Translator(marian_dir, "es", max_length=12, cache_dir=tmp_path, compute_type="float32")
+    assert CT2Translator(marian_dir, "es", max_length=12, cache_dir=tmp_path, compute_type="float32").translator
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2  # keyed by quantization
 
 

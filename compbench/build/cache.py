@@ -8,21 +8,19 @@ lets a killed build resume where it stopped.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from compbench.fileio import cache_root
 
 CACHE_FILE = "generations.sqlite"
 _QUERY_CHUNK = 500
 
 
 def default_cache_dir() -> Path:
-    """``$COMPBENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/compbench``, else ``~/.cache/compbench``."""
-    if os.environ.get("COMPBENCH_CACHE_DIR"):
-        return Path(os.environ["COMPBENCH_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "compbench"
+    """Where generations are cached by default: :func:`compbench.fileio.cache_root`."""
+    return cache_root()
 
 
 class GenerationCache:

@@ -24,14 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import atomic_path, sha256_file
+from compbench.fileio import atomic_path, cache_root, sha256_file
 
 # What a generator needs from a Hub repository: configs, tokenizer files, safetensors weights.
 SAFE_DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.spm", "*.model", "*.txt", "*.tiktoken"]
 # Pickled weight files we know how to convert, and the safetensors name each one becomes.
 PICKLED_WEIGHTS = {"adapter_model.bin": "adapter_model.safetensors", "pytorch_model.bin": "model.safetensors"}
 
-CONVERTED_DIR = Path(os.environ.get("COMPBENCH_CACHE", Path.home() / ".cache" / "compbench")) / "converted"
+
+
+def converted_dir() -> Path:
+    """Where pickled Hub weights converted to safetensors are kept (under :func:`compbench.fileio.cache_root`)."""
+    return cache_root() / "converted"
 log = logging.getLogger(__name__)
 
 _SNAPSHOT = re.compile(r"models--(?P<org>[^/]+?)--(?P<name>[^/]+)/snapshots/(?P<sha>[0-9a-f]{40})/?$")
@@ -50,7 +54,7 @@ def resolve_checkpoint(model: str | Path, revision: str | None = None, *, model_
     """Return the local directory of ``model`` (a local directory, or a Hub id fetched at ``revision``).
 
     A Hub repository that holds only pickled weights at that revision (the llm-toys tone adapter ships
-    ``adapter_model.bin``) is converted once into ``CONVERTED_DIR`` with :func:`convert_pickled_weights`
+    ``adapter_model.bin``) is converted once into :func:`converted_dir` with :func:`convert_pickled_weights`
     (tensors only); a local directory with only pickled weights is refused by :func:`require_safetensors`.
     """
     path = Path(model).expanduser()
@@ -67,7 +71,7 @@ def resolve_checkpoint(model: str | Path, revision: str | None = None, *, model_
 
 def _converted_hub_checkpoint(repo_id: str, checkpoint: Checkpoint) -> Checkpoint:
     """The snapshot's files plus safetensors converted from its pickled weights, in a directory of our own."""
-    target = CONVERTED_DIR / f"{repo_id.replace('/', '--')}--{checkpoint.revision}"
+    target = converted_dir() / f"{repo_id.replace('/', '--')}--{checkpoint.revision}"
     if list(target.glob("*.safetensors")):
         return Checkpoint(target, checkpoint.model_id, checkpoint.revision)
     pickled = _download(repo_id, checkpoint.revision, list(PICKLED_WEIGHTS))
@@ -75,8 +79,8 @@ def _converted_hub_checkpoint(repo_id: str, checkpoint: Checkpoint) -> Checkpoin
         return checkpoint  # nothing we can convert: require_safetensors explains
     log.warning("%s@%s has only pickled weights: converting them once to safetensors (tensors only)",
                 repo_id, checkpoint.revision)
-    CONVERTED_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=CONVERTED_DIR))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         for source in (checkpoint.path, pickled):
             for file in source.iterdir():

@@ -14,10 +14,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from compbench.errors import ConfigError
+from compbench.fileio import cache_root
 from compbench.generation.batching import check_options, map_length_sorted
 from compbench.generation.checkpoints import Checkpoint, require_safetensors, resolve_checkpoint
 from compbench.generation.translation import (
@@ -26,8 +28,6 @@ from compbench.generation.translation import (
     punctuation_normalizer,
     translation_task,
 )
-
-DEFAULT_CACHE_DIR = Path(os.environ.get("COMPBENCH_CACHE", Path.home() / ".cache" / "compbench")) / "ctranslate2"
 
 
 def import_ctranslate2():
@@ -51,7 +51,7 @@ def default_compute_type(device: str, dtype: str = "float32") -> str:
 def convert_marian_checkpoint(checkpoint: Checkpoint, quantization: str, cache_dir: str | Path | None = None) -> Path:
     """Convert ``checkpoint`` to CTranslate2 format once; return the converted directory (cached)."""
     ctranslate2 = import_ctranslate2()
-    cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "ctranslate2"
     key = hashlib.sha256(f"{checkpoint.model_id}\n{checkpoint.revision}\n{quantization}".encode()).hexdigest()[:24]
     target = cache_dir / f"{checkpoint.path.name}-{quantization}-{key}"
     if (target / "model.bin").is_file():
@@ -118,18 +118,28 @@ class CT2Translator:
         self.batch_size, self.max_length, self.num_beams = batch_size, max_length, num_beams
         self.keep_unfinished = keep_unfinished
         self.generation_options = dict(generation_options or {})
-        self.tokenizer = load_marian_tokenizer(checkpoint.path)
-        converted = convert_marian_checkpoint(checkpoint, self.compute_type, cache_dir)
+        self._checkpoint, self._cache_dir, self._device, self._threads = checkpoint, cache_dir, device, threads
+
+    # Conversion and loading happen on first use: a fully cached rebuild or ``--plan`` never loads the model.
+    @cached_property
+    def tokenizer(self):
+        return load_marian_tokenizer(self._checkpoint.path)
+
+    @cached_property
+    def translator(self):
+        ctranslate2 = import_ctranslate2()
+        device_type, _, index = self._device.partition(":")
+        converted = convert_marian_checkpoint(self._checkpoint, self.compute_type, self._cache_dir)
         try:
-            self.translator = ctranslate2.Translator(
+            return ctranslate2.Translator(
                 str(converted),
                 device=device_type,
                 device_index=int(index or 0),
                 compute_type=self.compute_type,
-                intra_threads=threads,
+                intra_threads=self._threads,
             )
         except (ValueError, RuntimeError) as exc:
-            raise ConfigError(f"CTranslate2 cannot load {converted} on {device}: {exc}") from None
+            raise ConfigError(f"CTranslate2 cannot load {converted} on {self._device}: {exc}") from None
 
     @property
     def settings(self) -> dict[str, object]:

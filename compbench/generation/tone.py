@@ -10,6 +10,7 @@ The adapter ships as a pickled ``adapter_model.bin``: convert it once with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 from compbench.errors import ConfigError, InputError
@@ -64,9 +65,6 @@ class ToneRewriter:
         batch_size: int = 8,
         max_length: int = 128,
     ):
-        from peft import PeftModel
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         tone_prompt(tone, "")  # validates the tone
         check_options(batch_size=batch_size, max_length=max_length, dtype=dtype, device=device)
         self.task, self.tone = f"tone-{tone}", tone
@@ -80,13 +78,27 @@ class ToneRewriter:
         self.revision = f"{base_ckpt.revision}+{adapter_ckpt.revision}"
         self.device, self.dtype, self.batch_size, self.max_length = device, dtype, batch_size, max_length
 
-        self.tokenizer = AutoTokenizer.from_pretrained(base_ckpt.path, padding_side="left")
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(base_ckpt.path, dtype=torch_dtype(dtype), use_safetensors=True)
-        model = PeftModel.from_pretrained(model, str(adapter_ckpt.path), use_safetensors=True)
-        self.model = model.merge_and_unload().to(device)
-        self.model.eval()
+        self._base_path, self._adapter_path = base_ckpt.path, adapter_ckpt.path
+
+    # Weights load on first use: a fully cached rebuild or ``compbench build --plan`` never loads them.
+    @cached_property
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(self._base_path, padding_side="left")
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    @cached_property
+    def model(self):
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(self._base_path, dtype=torch_dtype(self.dtype),
+                                                     use_safetensors=True)
+        model = PeftModel.from_pretrained(model, str(self._adapter_path), use_safetensors=True)
+        return model.merge_and_unload().to(self.device).eval()
 
     @property
     def settings(self) -> dict[str, object]:

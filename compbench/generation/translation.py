@@ -7,6 +7,7 @@ length-sorted batches (inputs sorted by token length, outputs put back in input 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,6 @@ class MarianTranslator:
         generation_options: Mapping[str, Any] | None = None,
         skip_cross_attention_reorder: bool = True,
     ):
-        from transformers import MarianMTModel
-
         self.task = translation_task(lang)
         check_options(batch_size=batch_size, max_length=max_length, dtype=dtype, device=device)
         checkpoint: Checkpoint = resolve_checkpoint(model, revision, model_id=model_id)
@@ -105,17 +104,27 @@ class MarianTranslator:
         self.num_beams, self.keep_unfinished = num_beams, keep_unfinished
         self.generation_options = dict(generation_options or {})
         self.skip_cross_attention_reorder = skip_cross_attention_reorder
-        self.tokenizer = load_marian_tokenizer(checkpoint.path)
-        self.model = MarianMTModel.from_pretrained(
-            checkpoint.path, dtype=torch_dtype(dtype), use_safetensors=True
-        ).to(device)
-        self.model.eval()
+        self._path = checkpoint.path
+
+    # Weights load on first use: a fully cached rebuild or ``compbench build --plan`` never loads them.
+    @cached_property
+    def tokenizer(self):
+        return load_marian_tokenizer(self._path)
+
+    @cached_property
+    def model(self):
+        from transformers import MarianMTModel
+
+        model = MarianMTModel.from_pretrained(self._path, dtype=torch_dtype(self.dtype), use_safetensors=True)
+        model = model.to(self.device).eval()
         # The decoding settings: beam search, a cap on new tokens, and no forced </s> at the cap (OpusMT's
         # config forces one), so that an output that did not end is recognisable as unfinished. Set on the
         # model's own config because generate() fills unset (None) values of a passed config from it.
-        self.model.generation_config.update(
-            num_beams=num_beams, do_sample=False, max_length=None, max_new_tokens=max_length, forced_eos_token_id=None
+        model.generation_config.update(
+            num_beams=self.num_beams, do_sample=False, max_length=None, max_new_tokens=self.max_length,
+            forced_eos_token_id=None,
         )
+        return model
 
     @property
     def settings(self) -> dict[str, object]:
