@@ -119,7 +119,8 @@ def _score_table(table: pd.DataFrame, tokenizer: str, multi_ref: str, seed: int,
                  workers: int | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Per-example metrics for every row (best reference per group with ``max``) and bootstrap distributions."""
     jobs, frames = [], []
-    for subtask in (s for s in REGISTRY if s in set(table["subtask"])):  # registry order, as the paper's tables
+    present = set(table["subtask"].tolist())
+    for subtask in (s for s in REGISTRY if s in present):  # registry order, as the paper's tables
         rows = table[table["subtask"] == subtask]
         frames.append(rows)
         jobs.append(SubtaskJob(

@@ -27,13 +27,13 @@ def resample_indices(seed: int, subtask: str, n: int, resamples: int) -> np.ndar
 def bootstrap_means(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """Means of ``values`` (shape ``(n,)`` or ``(n, k)``) over each resample: shape ``(B,)`` or ``(B, k)``.
 
-    Computed as (resample counts) @ values / n: one bincount and one matrix product instead of gathering
-    ``B * n`` values per metric.
+    A plain gather per metric: no BLAS call, whose idle threads would spin and steal the CPU from other
+    scoring workers.
     """
-    b, n = indices.shape
-    offsets = (np.arange(b, dtype=np.int64) * n)[:, None]
-    counts = np.bincount((indices + offsets).ravel(), minlength=b * n).reshape(b, n)
-    return counts.astype(np.float64) @ values / n
+    if values.ndim == 1:
+        return values[indices].mean(axis=1)
+    return np.stack([np.ascontiguousarray(values[:, j])[indices].mean(axis=1) for j in range(values.shape[1])],
+                    axis=1)
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
