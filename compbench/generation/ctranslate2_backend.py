@@ -25,8 +25,8 @@ from compbench.generation.checkpoints import Checkpoint, require_safetensors, re
 from compbench.generation.translation import (
     NUM_BEAMS,
     load_marian_tokenizer,
-    punctuation_normalizer,
     translation_task,
+    translator_settings,
 )
 
 
@@ -143,15 +143,7 @@ class CT2Translator:
 
     @property
     def settings(self) -> dict[str, object]:
-        return {
-            "backend": self.backend,
-            "num_beams": self.num_beams,
-            "max_length": self.max_length,
-            "compute_type": self.compute_type,
-            "keep_unfinished": self.keep_unfinished,
-            "punctuation_normalizer": punctuation_normalizer(),
-            **({"generation_options": self.generation_options} if self.generation_options else {}),
-        }
+        return translator_settings(self, compute_type=self.compute_type)
 
     def generate(self, texts: Sequence[str]) -> list[str | None]:
         """Translate ``texts``; one output per input, in input order (``None`` = unfinished)."""

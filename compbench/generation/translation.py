@@ -67,6 +67,19 @@ def _beam_search_cache():
     return SelfAttentionReorderingCache(DynamicCache(), DynamicCache())
 
 
+def translator_settings(translator: Any, **precision: object) -> dict[str, object]:
+    """The output-changing settings every translation backend records (and the cache key includes)."""
+    return {
+        "backend": translator.backend,
+        "num_beams": translator.num_beams,
+        "max_length": translator.max_length,
+        **precision,
+        "keep_unfinished": translator.keep_unfinished,
+        "punctuation_normalizer": punctuation_normalizer(),
+        **({"generation_options": translator.generation_options} if translator.generation_options else {}),
+    }
+
+
 class MarianTranslator:
     """OpusMT translation through transformers' ``MarianMTModel.generate`` (a :class:`Generator`).
 
@@ -128,15 +141,7 @@ class MarianTranslator:
 
     @property
     def settings(self) -> dict[str, object]:
-        return {
-            "backend": self.backend,
-            "num_beams": self.num_beams,
-            "max_length": self.max_length,
-            "dtype": self.dtype,
-            "keep_unfinished": self.keep_unfinished,
-            "punctuation_normalizer": punctuation_normalizer(),
-            **({"generation_options": self.generation_options} if self.generation_options else {}),
-        }
+        return translator_settings(self, dtype=self.dtype)
 
     def generate(self, texts: Sequence[str]) -> list[str | None]:
         """Translate ``texts``; one output per input, in input order (``None`` = unfinished)."""
