@@ -111,7 +111,7 @@ def test_conversion_refuses_non_state_dicts(tmp_path):
     import torch
 
     torch.save([torch.zeros(2)], tmp_path / "adapter_model.bin")
-    with pytest.raises(InputError, match="expected a flat dict of tensors"):
+    with pytest.raises(InputError, match="expected a flat mapping of tensor names to tensors"):
         convert_pickled_weights(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="nothing to convert"):

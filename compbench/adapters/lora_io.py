@@ -32,6 +32,7 @@ from safetensors.torch import save_file
 
 from compbench.errors import InputError
 from compbench.fileio import atomic_path, read_text_strict, write_json
+from compbench.safe_weights import pickled_state_to_safetensors
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
@@ -289,17 +290,4 @@ def convert_bin_to_safetensors(path: str | Path) -> Path:
         source = source / PICKLE_WEIGHTS_NAME
     if not source.exists():
         raise InputError("no pickled weights to convert", source)
-    target = source.with_name(WEIGHTS_NAME)
-    try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- any unpickling failure is the user's file, reported plainly
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"refused or unreadable as a weights-only checkpoint ({reason})", source) from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
-        raise InputError("expected a flat mapping of tensor names to tensors", source)
-    # safetensors refuses tensors that share memory; clone so each key owns its storage.
-    tensors = {key: value.detach().clone().contiguous() for key, value in state.items()}
-    with atomic_path(target) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-    return target
+    return pickled_state_to_safetensors(source, source.with_name(WEIGHTS_NAME))

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import pickle
 import re
 import shutil
 import tempfile
@@ -24,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import atomic_path, cache_root, sha256_file
+from compbench.fileio import cache_root, sha256_file
+from compbench.safe_weights import pickled_state_to_safetensors
 
 # What a generator needs from a Hub repository: configs, tokenizer files, safetensors weights.
 SAFE_DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.spm", "*.model", "*.txt", "*.tiktoken"]
@@ -159,39 +159,16 @@ def convert_pickled_weights(directory: str | Path) -> list[Path]:
     Loads with ``torch.load(weights_only=True)``, which accepts tensors and plain containers only and refuses
     any other pickled object. Existing safetensors files are kept; returns the files written.
     """
-    import torch
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError("directory not found", directory)
     written = []
     for pickled_name, safe_name in PICKLED_WEIGHTS.items():
         source, target = directory / pickled_name, directory / safe_name
-        if not source.is_file() or target.exists():
-            continue
-        try:
-            state = torch.load(source, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise InputError(f"refusing to load: the file holds more than tensors ({exc})", source) from None
-        except (RuntimeError, EOFError, OSError) as exc:
-            raise InputError(f"cannot read pickled weights ({exc})", source) from None
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise InputError("expected a flat dict of tensors (a state dict)", source)
-        with atomic_path(target) as tmp:
-            save_file(_unshare(state), str(tmp), metadata={"format": "pt"})
-        written.append(target)
+        if source.is_file() and not target.exists():
+            written.append(pickled_state_to_safetensors(source, target))
     if not written and not list(directory.glob("*.safetensors")):
         raise InputError(f"nothing to convert (expected one of {', '.join(PICKLED_WEIGHTS)})", directory)
     return written
 
 
-def _unshare(state: dict) -> dict:
-    """Make every tensor own its memory (safetensors refuses tensors sharing storage)."""
-    seen: set[int] = set()
-    out = {}
-    for name, tensor in state.items():
-        pointer = tensor.untyped_storage().data_ptr()
-        out[name] = tensor.clone().contiguous() if pointer in seen else tensor.contiguous()
-        seen.add(pointer)
-    return out
