@@ -8,6 +8,7 @@ input once against its best reference).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,8 @@ from compbench.schemas import (
     SubtaskMetrics,
 )
 from compbench.tasks import REGISTRY, UnknownTaskError, get_task, tasks_in_family
+
+log = logging.getLogger(__name__)
 
 MULTI_REF_MODES = ("each", "max")
 CONFIDENCE = 0.95
@@ -204,6 +207,8 @@ def score(
     preds = read_predictions(predictions)
     refs = load_release(data, split) if data is not None else load_reference_jsonl(references)
     table, ignored = _select(refs, preds, selected, allow_missing, multi_ref)
+    if efficiency is None and method is not None and base_model is not None:
+        efficiency = _efficiency_of(method, base_model)
     examples, distributions = _score_table(table, tokenizer, multi_ref, seed, bootstrap, workers)
     subtask_metrics, family_metrics = aggregate(examples, distributions)
 
@@ -220,6 +225,17 @@ def score(
         provenance=provenance(command or f"compbench.score({str(predictions)!r})"),
     )
     return ScoreReport(results=results, examples=examples)
+
+
+def _efficiency_of(method: str, base_model: str) -> Efficiency | None:
+    """The method's inference passes and additional parameters/bytes on this base model, where both are known."""
+    from compbench.efficiency import method_efficiency
+
+    try:
+        return method_efficiency(method, base_model)
+    except ConfigError as exc:
+        log.warning("efficiency not recorded: %s", exc)
+        return None
 
 
 def default_per_example_path(out: str | Path) -> Path:

@@ -179,3 +179,34 @@ def test_quick_start_example_scores(tmp_path):
     report = score(examples / "predictions.jsonl", references=examples / "references.jsonl", bootstrap=50)
     assert report.results.subtasks["sum+tr-es"].n == 3  # ex-sum-es-1 has two references
     assert 0 < report.results.families["sum+tr"].main < 100
+
+
+def test_method_and_base_model_record_efficiency(tmp_path, release):
+    root, rows = release
+    preds = write_jsonl(tmp_path / "p.jsonl", preds_for(rows))
+    report = score(preds, data=str(root), bootstrap=0, method="lc", base_model="llama-3.2-1b")
+    assert report.results.method == "lc" and report.results.base_model == "llama-3.2-1b"
+    # LC on Llama 3.2 1B: one vector per module type, sum of output sizes = 2048+512+512+2048+8192+8192+2048.
+    assert report.results.efficiency.inference_passes == 1
+    assert report.results.efficiency.additional_params == 23_552
+    assert report.results.efficiency.additional_bytes == 2 * 23_552
+    unknown = score(preds, data=str(root), bootstrap=0, method="my-own-method", base_model="llama-3.2-1b")
+    assert unknown.results.efficiency.additional_params is None
+
+
+def test_hub_release_is_downloaded_with_only_the_needed_files(tmp_path, release, monkeypatch):
+    import huggingface_hub
+
+    root, rows = release
+    calls = []
+
+    def fake_snapshot_download(repo_id, repo_type, allow_patterns):
+        calls.append((repo_id, repo_type, allow_patterns))
+        return str(root)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    preds = write_jsonl(tmp_path / "p.jsonl", preds_for(rows))
+    report = score(preds, data="someone/compbench-release", bootstrap=0)
+    assert calls == [("someone/compbench-release", "dataset", ["manifest.json", "data/*/test.parquet"])]
+    assert report.results.benchmark.release == "someone/compbench-release"
+    assert report.results.subtasks["sum+tr-es"].n == 6
