@@ -121,26 +121,25 @@ def _select(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
 def _score_table(table: pd.DataFrame, tokenizer: str, multi_ref: str, seed: int, resamples: int,
                  workers: int | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Per-example metrics for every row (best reference per group with ``max``) and bootstrap distributions."""
-    jobs, frames = [], []
-    present = set(table["subtask"].tolist())
-    for subtask in (s for s in REGISTRY if s in present):  # registry order, as the paper's tables
-        rows = table[table["subtask"] == subtask]
-        frames.append(rows)
-        jobs.append(SubtaskJob(
-            subtask=subtask, predictions=rows["prediction"].tolist(), references=rows["reference"].tolist(),
-            groups=rows["group"].tolist() if multi_ref == "max" else None,
-            main_index=METRIC_KEYS.index(REGISTRY[subtask].metric), tokenizer=tokenizer, seed=seed,
-            resamples=resamples))
-    kept, distributions = [], {}
-    for job, rows, result in zip(jobs, frames, run_jobs(jobs, workers), strict=True):
-        rows = rows.iloc[result.keep].copy()
-        for j, key in enumerate(METRIC_KEYS):
-            rows[key] = result.scores[:, j]
-        kept.append(rows)
-        if result.distribution is not None:
-            distributions[job.subtask] = result.distribution
-    examples = pd.concat(kept, ignore_index=True)[[f.name for f in PER_EXAMPLE_SCHEMA]]
-    return examples, distributions
+    positions = table.groupby("subtask", sort=False).indices  # sub-task -> row positions, in table order
+    predictions, references = table["prediction"].tolist(), table["reference"].tolist()
+    groups = table["group"].tolist()
+    order = [s for s in REGISTRY if s in positions]  # registry order, as the paper's tables
+    jobs = [SubtaskJob(
+        subtask=subtask, predictions=[predictions[i] for i in positions[subtask]],
+        references=[references[i] for i in positions[subtask]],
+        groups=[groups[i] for i in positions[subtask]] if multi_ref == "max" else None,
+        main_index=METRIC_KEYS.index(REGISTRY[subtask].metric), tokenizer=tokenizer, seed=seed,
+        resamples=resamples) for subtask in order]
+    results = run_jobs(jobs, workers)
+    kept = np.concatenate([positions[job.subtask][result.keep] for job, result in zip(jobs, results, strict=True)])
+    examples = table.iloc[kept].reset_index(drop=True)
+    scores = np.concatenate([result.scores for result in results], axis=0)
+    for j, key in enumerate(METRIC_KEYS):
+        examples[key] = scores[:, j]
+    distributions = {job.subtask: result.distribution for job, result in zip(jobs, results, strict=True)
+                     if result.distribution is not None}
+    return examples[[f.name for f in PER_EXAMPLE_SCHEMA]], distributions
 
 
 def _interval(low: np.ndarray, high: np.ndarray) -> dict[str, Interval]:
