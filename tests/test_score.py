@@ -210,3 +210,14 @@ def test_hub_release_is_downloaded_with_only_the_needed_files(tmp_path, release,
     assert calls == [("someone/compbench-release", "dataset", ["manifest.json", "data/*/test.parquet"])]
     assert report.results.benchmark.release == "someone/compbench-release"
     assert report.results.subtasks["sum+tr-es"].n == 6
+
+
+def test_bench_score_quick_runs_and_agrees():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_score", "--quick", "--bootstrap", "50"], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    assert "(agree)" in out and "ratio (compbench / naive)" in out
