@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from compbench import __version__
 from compbench.adapters.lora_io import LoraAdapter, load_lora, save_lora
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import read_text_strict, write_json
+from compbench.fileio import read_json_strict, write_json
 from compbench.schemas import BUNDLE_MANIFEST_NAME, BundleAdapter, BundleManifest
 
 ADAPTERS_DIR = "adapters"
@@ -161,11 +161,7 @@ def read_bundle(directory: str | Path) -> Bundle:
         raise InputError("bundle directory not found", root)
     if not path.is_file():
         raise InputError(f"no {BUNDLE_MANIFEST_NAME}: not an adapter bundle", root)
-    text = read_text_strict(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, exc.lineno) from None
+    data = read_json_strict(path)
     try:
         manifest = BundleManifest.model_validate(data)
     except ValidationError as exc:

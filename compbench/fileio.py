@@ -133,3 +133,12 @@ def cache_root() -> Path:
         return Path(os.environ["COMPBENCH_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "compbench"
+
+
+def read_json_strict(path: str | Path) -> Any:
+    """Parse a whole JSON file; a syntax error becomes an :class:`InputError` with its line and column."""
+    text = read_text_strict(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, exc.lineno) from None

@@ -14,7 +14,6 @@ kept exactly by writing ``lora_alpha = scaling * r``, with ``rank_pattern`` / ``
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -31,7 +30,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 
 from compbench.errors import InputError
-from compbench.fileio import atomic_path, read_text_strict, write_json
+from compbench.fileio import atomic_path, read_json_strict, write_json
 from compbench.safe_weights import pickled_state_to_safetensors
 
 CONFIG_NAME = "adapter_config.json"
@@ -108,11 +107,7 @@ def read_adapter_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_NAME
     if not path.exists():
         raise InputError(f"no {CONFIG_NAME}: not a PEFT adapter directory", directory)
-    text = read_text_strict(path)
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, exc.lineno) from None
+    config = read_json_strict(path)
     if not isinstance(config, dict):
         raise InputError("expected a JSON object", path)
     peft_type = str(config.get("peft_type", "LORA")).upper()

@@ -7,12 +7,11 @@ Turns are re-joined with ``\\n`` so that inputs look like DialogSum's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from compbench.errors import InputError
-from compbench.fileio import read_text_strict
+from compbench.fileio import read_json_strict
 from compbench.sources.base import (
     Example,
     HubLocation,
@@ -35,11 +34,7 @@ def normalize_turns(dialogue: str) -> str:
 def load_local(sources_dir: str | Path, split: str) -> list[Example]:
     check_split(split, tuple(LOCAL_FILES))
     path = local_file(sources_dir, NAME, LOCAL_FILES[split])
-    text = read_text_strict(path)
-    try:
-        records = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, exc.lineno) from None
+    records = read_json_strict(path)
     if not isinstance(records, list):
         raise InputError(f"expected a JSON array of dialogues, found {type(records).__name__}", path, 1)
     return list(_examples(((None, record) for record in records), path))
