@@ -11,6 +11,9 @@ additional bytes at 16 bits, from a model's architecture alone (no weights are l
 - LoraHub / LM-Cocktail: ``N`` weights; the other merges and single-LoRA baselines: 0;
 - multi-step: one inference pass per task (``N``), everything else one pass.
 
+The formulas live with the methods (:mod:`compbench.methods`, :mod:`compbench.architectures`); this module
+resolves an architecture and tabulates them.
+
 Shared variants count the same parameters, but one set serves all four families. Bytes are ``2 * params``;
 the paper's "MB" is 2**20 bytes (MiB): see docs/methods.md for the Table 3 check.
 """
@@ -19,64 +22,25 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from compbench.architectures import (  # noqa: F401  (re-exported: the names efficiency callers use)
+    ARCHITECTURES,
+    HUB_IDS,
+    MODULE_TYPES,
+    PAPER_MODELS,
+    Architecture,
+    Settings,
+    joint_expert_params,
+)
 from compbench.errors import ConfigError
+from compbench.methods import METHODS, get_method
 from compbench.schemas import Efficiency
 
 BYTES_PER_PARAM_16BIT = 2
-MODULE_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """The sizes that decide adapter parameter counts of a Llama-style decoder."""
-
-    name: str
-    layers: int
-    hidden: int
-    intermediate: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-
-    def module_shapes(self) -> dict[str, tuple[int, int]]:
-        """``(d_in, d_out)`` of each adapted module type."""
-        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
-        return {
-            "q_proj": (self.hidden, q),
-            "k_proj": (self.hidden, kv),
-            "v_proj": (self.hidden, kv),
-            "o_proj": (q, self.hidden),
-            "gate_proj": (self.hidden, self.intermediate),
-            "up_proj": (self.hidden, self.intermediate),
-            "down_proj": (self.intermediate, self.hidden),
-        }
-
-
-# The design's architecture table: offline accounting for the paper's models and two more Qwen sizes.
-ARCHITECTURES: dict[str, Architecture] = {
-    arch.name: arch for arch in (
-        Architecture("llama-3.2-1b", layers=16, hidden=2048, intermediate=8192, heads=32, kv_heads=8, head_dim=64),
-        Architecture("qwen2.5-0.5b", layers=24, hidden=896, intermediate=4864, heads=14, kv_heads=2, head_dim=64),
-        Architecture("qwen2.5-1.5b", layers=28, hidden=1536, intermediate=8960, heads=12, kv_heads=2, head_dim=128),
-        Architecture("qwen2.5-3b", layers=36, hidden=2048, intermediate=11008, heads=16, kv_heads=2, head_dim=128),
-        Architecture("stablelm-2-1.6b", layers=24, hidden=2048, intermediate=5632, heads=32, kv_heads=32,
-                     head_dim=64),
-    )
-}
-# Where each named architecture's config lives on the Hub (Llama 3.2 is gated: its config needs a token).
-HUB_IDS: dict[str, str] = {
-    "llama-3.2-1b": "meta-llama/Llama-3.2-1B",
-    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B",
-    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B",
-    "qwen2.5-3b": "Qwen/Qwen2.5-3B",
-    "stablelm-2-1.6b": "stabilityai/stablelm-2-1_6b",
-}
-PAPER_MODELS = ("llama-3.2-1b", "qwen2.5-1.5b", "stablelm-2-1.6b")  # Table 3 averages over these
 
 
 def architecture_from_config(config: Any, name: str) -> Architecture:
@@ -120,81 +84,6 @@ def resolve_architecture(model: str) -> Architecture:
     return architecture_from_config(config, model)
 
 
-# ------------------------------------------------------------------------------------------ formulas
-def joint_expert_params(arch: Architecture, rank: int) -> int:
-    return arch.layers * sum(rank * (d_in + d_out) for d_in, d_out in arch.module_shapes().values())
-
-
-def lc_params(arch: Architecture) -> int:
-    return sum(d_out for _, d_out in arch.module_shapes().values())
-
-
-def lc_plus_params(arch: Architecture, calibration_rank: int) -> int:
-    return sum(calibration_rank * (d_in + d_out) for d_in, d_out in arch.module_shapes().values())
-
-
-def columnwise_params(arch: Architecture, adapters: int) -> int:
-    return adapters * arch.layers * lc_params(arch)
-
-
-@dataclass(frozen=True)
-class Settings:
-    rank: int = 32
-    calibration_rank: int = 4
-    tasks: int = 2  # single-task LoRAs composed (2, or 3 for the three-way family)
-
-
-@dataclass(frozen=True)
-class MethodCost:
-    label: str  # as the paper's Table 2 / 3 names it
-    passes: Callable[[Settings], int]
-    params: Callable[[Architecture, Settings], int]
-    scope: str = "per compositional task"
-
-
-def _one(_: Settings) -> int:
-    return 1
-
-
-def _none(_: Architecture, __: Settings) -> int:
-    return 0
-
-
-def _lc(arch: Architecture, _: Settings) -> int:
-    return lc_params(arch)
-
-
-def _lc_plus(arch: Architecture, s: Settings) -> int:
-    return lc_plus_params(arch, s.calibration_rank)
-
-
-# Every row of Table 2, registered once. Method ids are the ones bundles and results use.
-METHODS: dict[str, MethodCost] = {
-    "zero-shot": MethodCost("Zero-shot", _one, _none, "none"),
-    "main-lora": MethodCost("Main-task LoRA", _one, _none, "none"),
-    "aux-lora": MethodCost("Auxiliary-task LoRA", _one, _none, "none"),
-    "icl": MethodCost("In-context learning", _one, _none, "none"),
-    "linear": MethodCost("Linear merge", _one, _none, "none"),
-    "concat": MethodCost("Concatenation merge", _one, _none, "none"),
-    "ties": MethodCost("TIES merge", _one, _none, "none"),
-    "dare": MethodCost("DARE merge", _one, _none, "none"),
-    "slerp": MethodCost("Slerp merge", _one, _none, "none"),
-    "lorahub": MethodCost("LoraHub merge", _one, lambda a, s: s.tasks),
-    "lm-cocktail": MethodCost("LM-Cocktail merge", _one, lambda a, s: s.tasks),
-    "dam": MethodCost("DAM/ZipLoRA merge", _one, lambda a, s: columnwise_params(a, s.tasks)),
-    "multi-step": MethodCost("Multi-step LoRAs", lambda s: s.tasks, _none, "none"),
-    "joint-expert": MethodCost("Joint-expert LoRA", _one, lambda a, s: joint_expert_params(a, s.rank)),
-    "lc": MethodCost("Learnable Calibration", _one, _lc),
-    "lc++": MethodCost("Learnable Calibration++", _one, _lc_plus),
-    "lc-shared": MethodCost("Learnable Calibration (shared)", _one, _lc, "shared by the four families"),
-    "lc++-shared": MethodCost("Learnable Calibration++ (shared)", _one, _lc_plus, "shared by the four families"),
-    "lc-no-lora": MethodCost("Learnable Calibration without LoRAs", _one, _lc),
-    "lc++-no-lora": MethodCost("Learnable Calibration++ without LoRAs", _one, _lc_plus),
-    "lc-shared-no-lora": MethodCost("Learnable Calibration (shared) without LoRAs", _one, _lc,
-                                    "shared by the four families"),
-    "lc++-shared-no-lora": MethodCost("Learnable Calibration++ (shared) without LoRAs", _one, _lc_plus,
-                                      "shared by the four families"),
-}
 TABLE3_METHODS = ("multi-step", "joint-expert", "lc", "lc++")
 
 
@@ -234,8 +123,7 @@ def efficiency(model: str | Architecture, rank: int = 32, calibration_rank: int 
 def method_efficiency(method: str, model: str | Architecture, rank: int = 32, calibration_rank: int = 4,
                       tasks: int = 2) -> Efficiency:
     """The :class:`~compbench.schemas.Efficiency` a results document records for ``method`` on ``model``."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    get_method(method)
     return efficiency(model, rank=rank, calibration_rank=calibration_rank, tasks=tasks).methods[method]
 
 

@@ -9,7 +9,7 @@ import pytest
 from compbench.adapters.lora_io import load_lora, save_lora
 from compbench.adapters.merges.weighted import lorahub
 from compbench.errors import ConfigError
-from compbench.methods.weight_search import adapter_loss, lm_cocktail_weights, lorahub_search
+from compbench.training.weight_search import adapter_loss, lm_cocktail_weights, lorahub_search
 from compbench.training.data import load_examples
 from compbench.training.formatting import ChatFormatter
 from compbench.training.loop import TrainConfig, mean_loss

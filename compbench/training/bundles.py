@@ -205,7 +205,7 @@ def train_merge_bundle(base_model: str, release: str | Path, families: Sequence[
 
     ``examples`` defaults to 10,000 for DAM and 5 for the few-shot LoraHub and LM-Cocktail.
     """
-    from compbench.methods.weight_search import FEW_EXAMPLES, lm_cocktail_weights, lorahub_search
+    from compbench.training.weight_search import FEW_EXAMPLES, lm_cocktail_weights, lorahub_search
 
     if method not in MERGE_METHODS:
         raise ConfigError(f"unknown merge method {method!r}; choose one of {', '.join(MERGE_METHODS)}")

@@ -1,0 +1,105 @@
+"""The CLI's shared vocabulary: one definition per option that several commands take (docs/cli.md).
+
+A command that takes a release uses :func:`data_option`, one that writes uses :func:`out_option`, and so on, so
+the same thing has the same name, help text and default everywhere. ``tests/test_cli_conventions.py`` walks
+every command and checks it against these definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from compbench.tasks import SPLITS
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+DATA_HELP = "Release directory or Hub dataset id (ORG/NAME or ORG/NAME@REVISION)."
+DEVICE_HELP = "Torch device: cpu, cuda, cuda:1, ..."
+DTYPE_CHOICES = ("float32", "float16", "bfloat16")
+
+#: Option names that mean one thing across the CLI; the conventions test checks them against this table.
+CONVENTIONS: dict[str, str] = {
+    "--data": "a release directory or a Hub dataset id",
+    "--out": "where the command writes (a file or a directory, as its help says)",
+    "--subtask": "a sub-task id, repeatable",
+    "--split": "a split of the release",
+    "--limit": "at most N rows per sub-task and split",
+    "--json": "print a JSON document instead of a table",
+    "--device": "a torch device",
+    "--dtype": "float32, float16 or bfloat16",
+    "--batch-size": "generation or training batch size",
+    "--seed": "the seed of every random choice the command makes",
+    "--no-progress": "no progress bars",
+    "--cache-dir": "compbench's cache directory",
+    "--base-model": "a base model: Hub id or local directory (or a named architecture for efficiency)",
+    "--max-new-tokens": "maximum generated tokens per output",
+}
+#: Names that must not come back: each was once used for something that now has a conventional name.
+RETIRED: dict[str, str] = {"--output": "--out", "-o": "--out", "--release": "--data (or --name in build)",
+                           "--only": "--subtask", "--model": "--base-model", "--max-length": "--max-new-tokens"}
+
+
+def data_option(required: bool = False, help: str = DATA_HELP) -> Decorator:
+    return click.option("--data", required=required, default=None, metavar="DIR_OR_HUB_ID", help=help)
+
+
+def out_option(help: str, required: bool = False, default: Any = None, file: bool = False) -> Decorator:
+    kind = click.Path(dir_okay=not file, file_okay=file)
+    return click.option("--out", required=required, default=default, type=kind, show_default=default is not None,
+                        help=help)
+
+
+def subtask_option(help: str = "Only this sub-task (repeatable); default: all.") -> Decorator:
+    return click.option("--subtask", "subtasks", multiple=True, metavar="ID", help=help)
+
+
+def split_option(default: str | None = "test", multiple: bool = False) -> Decorator:
+    if multiple:
+        return click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS),
+                            help="Only this split (repeatable); default: all.")
+    return click.option("--split", default=default, type=click.Choice(SPLITS), show_default=default is not None,
+                        help="Split of the release.")
+
+
+def limit_option(help: str = "At most N rows per sub-task and split (quick runs).") -> Decorator:
+    return click.option("--limit", type=click.IntRange(min=1), default=None, help=help)
+
+
+def json_option(help: str = "Print a JSON document instead of a table.") -> Decorator:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def device_option(default: str | None = "cpu") -> Decorator:
+    return click.option("--device", default=default, show_default=default is not None, help=DEVICE_HELP)
+
+
+def dtype_option(default: str = "float32") -> Decorator:
+    return click.option("--dtype", type=click.Choice(DTYPE_CHOICES), default=default, show_default=True,
+                        help="Weights' dtype.")
+
+
+def batch_size_option(default: int | None, help: str = "Batch size.") -> Decorator:
+    return click.option("--batch-size", type=click.IntRange(min=1), default=default,
+                        show_default=default is not None, help=help)
+
+
+def seed_option(default: int = 0, help: str = "Seed of every random choice.") -> Decorator:
+    return click.option("--seed", type=int, default=default, show_default=True, help=help)
+
+
+def progress_option() -> Decorator:
+    return click.option("--no-progress", is_flag=True, help="No progress bars.")
+
+
+def cache_dir_option() -> Decorator:
+    return click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                        help="Cache directory [default: $COMPBENCH_CACHE_DIR, else $XDG_CACHE_HOME/compbench, "
+                             "else ~/.cache/compbench].")
+
+
+def max_new_tokens_option(default: int | None, help: str = "Maximum generated tokens per output.") -> Decorator:
+    return click.option("--max-new-tokens", type=click.IntRange(min=1), default=default,
+                        show_default=default is not None, help=help)
