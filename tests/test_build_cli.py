@@ -53,13 +53,13 @@ def test_bad_sources_exit_2_with_one_message_and_no_release(tmp_path, sources, b
 
 
 def test_bad_options_exit_2(tmp_path):
-    result = invoke("--only", "sum+tr-it", "--sources-dir", FIXTURE_SOURCES, "--out", tmp_path / "out")
+    result = invoke("--subtask", "sum+tr-it", "--sources-dir", FIXTURE_SOURCES, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "unknown sub-task id 'sum+tr-it'" in result.output
     result = invoke("--limit", "0", "--sources-dir", FIXTURE_SOURCES, "--out", tmp_path / "out")
-    assert result.exit_code == 2 and "--limit must be at least 1" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--limit'" in result.output
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("mine", encoding="utf-8")
-    result = invoke("--only", "sum", "--sources-dir", FIXTURE_SOURCES, "--out", tmp_path / "notes")
+    result = invoke("--subtask", "sum", "--sources-dir", FIXTURE_SOURCES, "--out", tmp_path / "notes")
     assert result.exit_code == 2 and "is not a compbench release" in result.output
     assert (tmp_path / "notes" / "todo.txt").read_text(encoding="utf-8") == "mine"
 
@@ -73,7 +73,7 @@ def test_parse_translator():
 
 
 def test_plan_without_generators_prints_source_only_tasks(tmp_path):
-    result = invoke("--plan", "--only", "sum", "--only", "tr-es", "--sources-dir", FIXTURE_SOURCES,
+    result = invoke("--plan", "--subtask", "sum", "--subtask", "tr-es", "--sources-dir", FIXTURE_SOURCES,
                     "--cache-dir", tmp_path / "cache")
     assert result.exit_code == 0 and "no generation stage" in result.output
 
@@ -98,9 +98,9 @@ ONLY = ("sum+tr-es", "sum+tone-professional+tr-de", "tone-professional", "tr-fr"
 def test_build_end_to_end_with_tiny_models(tmp_path, tiny_models, backend, monkeypatch):
     marian, tone = tiny_models
     args = ["--sources-dir", FIXTURE_SOURCES, "--cache-dir", tmp_path / "cache", "--translator", marian,
-            "--tone-model", tone, "--backend", backend, "--max-length", 24, "--batch-size", 4, "--limit", 2]
+            "--tone-model", tone, "--backend", backend, "--max-new-tokens", 24, "--batch-size", 4, "--limit", 2]
     for task in ONLY:
-        args += ["--only", task]
+        args += ["--subtask", task]
     result = invoke(*args, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     manifest = ReleaseManifest.model_validate_json((tmp_path / "out" / "manifest.json").read_text())

@@ -132,7 +132,7 @@ def test_bad_models_and_settings(tmp_path):
 
 def test_cli_json_and_table():
     runner = CliRunner()
-    result = runner.invoke(main, ["efficiency", "--model", "stablelm-2-1.6b", "--json"])
+    result = runner.invoke(main, ["efficiency", "--base-model", "stablelm-2-1.6b", "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["model"] == "stablelm-2-1.6b"
@@ -140,14 +140,14 @@ def test_cli_json_and_table():
         assert set(document["methods"][name]) >= {"inference_passes", "additional_params", "additional_bytes"}
     arch = ARCHITECTURES["stablelm-2-1.6b"]
     assert document["methods"]["lc"]["additional_params"] == 4 * 2048 + 2 * arch.intermediate + 2048
-    table = runner.invoke(main, ["efficiency", *[a for m in PAPER_MODELS for a in ("--model", m)]])
+    table = runner.invoke(main, ["efficiency", *[a for m in PAPER_MODELS for a in ("--base-model", m)]])
     assert table.exit_code == 0
     average_block = table.output.split("average over")[1]
     assert "57.06 MB" in average_block and "0.32 MB" in average_block and "166.2K" in average_block
 
 
 def test_cli_unknown_model_exits_2():
-    result = CliRunner().invoke(main, ["efficiency", "--model", "nope"])
+    result = CliRunner().invoke(main, ["efficiency", "--base-model", "nope"])
     assert result.exit_code == 2
     assert "error: unknown model 'nope'" in result.output
 

@@ -36,7 +36,7 @@ def run(*args):
 
 def base(ws, out):
     root, model_dir, _ = ws
-    return ["--base-model", model_dir, "--release", root / "release", "--output", out, *FAST]
+    return ["--base-model", model_dir, "--data", root / "release", "--out", out, *FAST]
 
 
 def manifest(path):
@@ -125,7 +125,7 @@ def test_bad_input_exits_2_with_a_message(workspace, tmp_path):
     (not_empty / "x").write_text("x")
     cases.append((["train", "lora", "--task", "sum", *base(workspace, not_empty)], "not an empty directory"))
     cases.append((["train", "lora", "--task", "sum", *base(workspace, tmp_path / "g")[:0], "--base-model",
-                   tmp_path / "nowhere", "--release", root / "release", "--output", tmp_path / "g", *FAST],
+                   tmp_path / "nowhere", "--data", root / "release", "--out", tmp_path / "g", *FAST],
                   "model directory not found"))
     for args, message in cases:
         code, out = run(*args)
@@ -142,8 +142,8 @@ def test_a_killed_cli_run_resumes_to_the_same_calibration(workspace, tmp_path, m
     _, _, adapters = workspace
     args = ["train", "calibration", "--kind", "lc++", "--family", "sum+tr", "--adapter", adapters[0], "--adapter",
             adapters[1], "--checkpoint-every", "1", "--max-steps", "4", "--batch-size", "2", "--max-length", "256",
-            "--no-progress", "--base-model", workspace[1], "--release", workspace[0] / "release"]
-    code, out = run(*args, "--output", tmp_path / "straight")
+            "--no-progress", "--base-model", workspace[1], "--data", workspace[0] / "release"]
+    code, out = run(*args, "--out", tmp_path / "straight")
     assert code == 0, out
 
     real = loop._step_seed
@@ -154,12 +154,12 @@ def test_a_killed_cli_run_resumes_to_the_same_calibration(workspace, tmp_path, m
         return real(seed, step)
 
     monkeypatch.setattr(loop, "_step_seed", killed_at_step_3)
-    result = CliRunner().invoke(main, [str(a) for a in (*args, "--output", tmp_path / "resumed")])
+    result = CliRunner().invoke(main, [str(a) for a in (*args, "--out", tmp_path / "resumed")])
     assert isinstance(result.exception, RuntimeError)
     assert not (tmp_path / "resumed").exists()  # no half-written bundle
     assert json.loads((tmp_path / "resumed.checkpoints" / "latest.json").read_text())["step"] == 2
     monkeypatch.setattr(loop, "_step_seed", real)
-    code, out = run(*args, "--output", tmp_path / "resumed")
+    code, out = run(*args, "--out", tmp_path / "resumed")
     assert code == 0, out
     first = load_calibration(tmp_path / "straight" / "calibration.safetensors").state_tensors()
     second = load_calibration(tmp_path / "resumed" / "calibration.safetensors").state_tensors()

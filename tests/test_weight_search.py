@@ -9,11 +9,11 @@ import pytest
 from compbench.adapters.lora_io import load_lora, save_lora
 from compbench.adapters.merges.weighted import lorahub
 from compbench.errors import ConfigError
-from compbench.training.weight_search import adapter_loss, lm_cocktail_weights, lorahub_search
 from compbench.training.data import load_examples
 from compbench.training.formatting import ChatFormatter
 from compbench.training.loop import TrainConfig, mean_loss
 from compbench.training.lora import LoraSettings, train_lora
+from compbench.training.weight_search import adapter_loss, lm_cocktail_weights, lorahub_search
 from tests.support.split_fixtures import write_split
 from tests.support.tiny_chat import tiny_chat_model
 from tests.support.tiny_peft import load_peft, random_adapter

@@ -7,8 +7,18 @@ from pathlib import Path
 import click
 
 from compbench.cli.common import handle_errors
+from compbench.cli.options import (
+    batch_size_option,
+    cache_dir_option,
+    device_option,
+    dtype_option,
+    limit_option,
+    out_option,
+    split_option,
+    subtask_option,
+)
 from compbench.errors import ConfigError
-from compbench.tasks import LANGUAGES, SPLITS
+from compbench.tasks import LANGUAGES
 
 
 def parse_translator(values: tuple[str, ...]) -> str | dict[str, str] | None:
@@ -42,42 +52,41 @@ def format_plan(stages) -> str:
 
 
 @click.command()
-@click.option("--only", "only", multiple=True, metavar="ID", help="Build only this sub-task (repeatable).")
-@click.option("--split", "splits", multiple=True, type=click.Choice(SPLITS), help="Build only this split (repeatable).")
+@subtask_option("Build only this sub-task (repeatable); default: every sub-task.")
+@split_option(multiple=True)
 @click.option("--sources-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Read the sources from their original files in DIR/<source>/ instead of the Hub.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("release"), show_default=True,
-              help="Release directory to write (replaced atomically at the end).")
-@click.option("--limit", type=int, default=None, help="Keep at most N rows per split (quick builds).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Generation cache directory [default: $COMPBENCH_CACHE_DIR or ~/.cache/compbench].")
+@out_option("Release directory to write (replaced atomically at the end).", default="release")
+@limit_option("Keep at most N rows per sub-task and split (quick builds).")
+@cache_dir_option()
 @click.option("--backend", type=click.Choice(["transformers", "ctranslate2"]), default="transformers",
               show_default=True, help="Translation backend.")
 @click.option("--translator", "translator", multiple=True, metavar="ID_OR_DIR",
               help="Translation model: Hub id or directory, a template with {lang}, or xx=ID_OR_DIR per language.")
 @click.option("--tone-model", default=None, metavar="ID_OR_DIR",
               help="Tone LoRA adapter (Hub id or directory), or a directory with base/ and adapter/.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
-@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
-@click.option("--batch-size", type=int, default=None, help="Generation batch size [default: per generator].")
-@click.option("--max-length", type=int, default=None, help="Maximum generated tokens [default: per generator].")
-@click.option("--release", default=None, help="Release name recorded in the manifest [default: compbench-VERSION].")
+@device_option()
+@dtype_option()
+@batch_size_option(None, "Generation batch size [default: per generator: 32 translation, 8 tone].")
+@click.option("--max-new-tokens", "max_length", type=click.IntRange(min=1), default=None,
+              help="Maximum generated tokens per output [default: per generator: 256 translation, 128 tone].")
+@click.option("--name", "release", default=None, help="Release name recorded in the manifest [default: compbench-VERSION].")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print, per stage, the generations needed and how many are cached; build nothing.")
 @handle_errors
-def build(only, splits, sources_dir, out, limit, cache_dir, backend, translator, tone_model, device, dtype,
+def build(subtasks, splits, sources_dir, out, limit, cache_dir, backend, translator, tone_model, device, dtype,
           batch_size, max_length, release, show_plan) -> None:
     """Build the benchmark release (Parquet per sub-task and split, manifest, data card) from its sources."""
     from compbench.build import build as build_release
     from compbench.build import plan
 
-    options = dict(only=only or None, splits=splits or None, sources_dir=sources_dir, limit=limit,
+    options = dict(only=subtasks or None, splits=splits or None, sources_dir=sources_dir, limit=limit,
                    cache_dir=cache_dir, backend=backend, translator=parse_translator(translator),
                    tone_model=tone_model, device=device, dtype=dtype, batch_size=batch_size, max_length=max_length)
     if show_plan:
         click.echo(format_plan(plan(**options).stages))
         return
-    result = build_release(out, release=release, **options)
+    result = build_release(Path(out), release=release, **options)
     manifest = result.manifest
     rows = sum(f.rows for f in manifest.files)
     failures = sum(manifest.failures.values())

@@ -11,7 +11,7 @@ from compbench.efficiency import METHODS, TABLE3_METHODS, average, efficiency, t
 
 
 @click.command("efficiency")
-@click.option("--model", "models", multiple=True, required=True,
+@click.option("--base-model", "models", multiple=True, required=True,
               help="A model name (llama-3.2-1b, qwen2.5-0.5b, qwen2.5-1.5b, qwen2.5-3b, stablelm-2-1.6b), a local "
                    "config directory or a Hub id. Repeat to also print the average (as Table 3 does).")
 @click.option("--rank", default=32, show_default=True, type=int, help="LoRA rank of the joint-expert adapter.")

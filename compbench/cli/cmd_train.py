@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from compbench.cli.common import handle_errors
+from compbench.cli.options import data_option, out_option
 
 DEVICE_HELP = "Torch device (cpu, cuda, cuda:1, ...); default: where the model loads (cpu)."
 
@@ -19,9 +20,8 @@ def _common(default_lr: float, default_examples: int | None) -> Callable[[Callab
         options = [
             click.option("--base-model", required=True, help="Local model directory or Hub id (safetensors)."),
             click.option("--revision", default=None, help="Hub revision of the base model."),
-            click.option("--release", required=True, type=click.Path(file_okay=False),
-                         help="Built release directory (data/<config>/<split>.parquet)."),
-            click.option("--output", "-o", required=True, type=click.Path(), help="Bundle directory to write."),
+            data_option(required=True, help="Built release directory (data/<config>/<split>.parquet)."),
+            out_option("Bundle directory to write (must not exist yet, or be empty).", required=True),
             click.option("--split", default="train", show_default=True),
             click.option("--examples", type=int, default=default_examples, show_default=True,
                          help="Seeded random sample of this many examples (default: all)."),
@@ -35,7 +35,7 @@ def _common(default_lr: float, default_examples: int | None) -> Callable[[Callab
             click.option("--checkpoint-every", type=int, default=100, show_default=True,
                          help="Steps between checkpoints (0: only at the end)."),
             click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
-                         help="Where checkpoints go (default: <output>.checkpoints); a rerun resumes from it."),
+                         help="Where checkpoints go [default: <out>.checkpoints]; a rerun resumes from it."),
             click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
                          show_default=True),
             click.option("--device", default=None, help=DEVICE_HELP),
@@ -91,7 +91,7 @@ def _run_lora(subtasks: tuple[str, ...], kwargs: dict[str, Any]) -> None:
     settings = LoraSettings(r=kwargs.pop("r"), alpha=kwargs.pop("alpha"), dropout=kwargs.pop("dropout"),
                             target_modules=[m.strip() for m in kwargs.pop("target_modules").split(",") if m.strip()])
     kwargs, config = _split_common(kwargs)
-    bundle = train_lora_bundle(kwargs.pop("base_model"), kwargs.pop("release"), list(subtasks), kwargs.pop("output"),
+    bundle = train_lora_bundle(kwargs.pop("base_model"), kwargs.pop("data"), list(subtasks), kwargs.pop("out"),
                                settings=settings, config=config, **kwargs)
     _report(bundle)
 
@@ -135,8 +135,8 @@ def calibration_command(families: tuple[str, ...], adapters: tuple[str, ...], no
     if bool(adapters) == no_loras:
         raise ConfigError("give the single-task LoRAs with --adapter (usually two), or --no-loras for the ablation")
     kwargs, config = _split_common(kwargs)
-    bundle = train_calibration_bundle(kwargs.pop("base_model"), kwargs.pop("release"), list(families), list(adapters),
-                                      kwargs.pop("output"), config=config, **kwargs)
+    bundle = train_calibration_bundle(kwargs.pop("base_model"), kwargs.pop("data"), list(families), list(adapters),
+                                      kwargs.pop("out"), config=config, **kwargs)
     _report(bundle)
 
 
@@ -157,6 +157,6 @@ def merge_coefficients_command(families: tuple[str, ...], adapters: tuple[str, .
     from compbench.training.bundles import train_merge_bundle
 
     kwargs, config = _split_common(kwargs)
-    bundle = train_merge_bundle(kwargs.pop("base_model"), kwargs.pop("release"), list(families), list(adapters),
-                                kwargs.pop("output"), config=config, **kwargs)
+    bundle = train_merge_bundle(kwargs.pop("base_model"), kwargs.pop("data"), list(families), list(adapters),
+                                kwargs.pop("out"), config=config, **kwargs)
     _report(bundle)

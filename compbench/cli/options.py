@@ -39,7 +39,7 @@ CONVENTIONS: dict[str, str] = {
 }
 #: Names that must not come back: each was once used for something that now has a conventional name.
 RETIRED: dict[str, str] = {"--output": "--out", "-o": "--out", "--release": "--data (or --name in build)",
-                           "--only": "--subtask", "--model": "--base-model", "--max-length": "--max-new-tokens"}
+                           "--only": "--subtask", "--model": "--base-model"}
 
 
 def data_option(required: bool = False, help: str = DATA_HELP) -> Decorator:
