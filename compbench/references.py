@@ -83,8 +83,9 @@ def _reference_rows_strict(path: Path) -> list[tuple[str, str, str, int, str]]:
     return rows
 
 
-def _resolve_release(data: str, split: str) -> Path:
-    """A local release directory as is; anything else is taken as a Hub dataset id and downloaded."""
+def resolve_release(data: str, split: str) -> Path:
+    """The local directory of the release ``data`` (``--data``): a directory as is; anything else is taken as a
+    Hub dataset id and downloaded. The one place where ``--data`` becomes files on disk."""
     local = Path(data)
     if local.exists():
         if not local.is_dir():
@@ -115,7 +116,7 @@ def load_release(data: str, split: str = "test", subtasks: list[str] | None = No
     """References of ``split`` from a release; checks each file's sha256 against the manifest."""
     import pyarrow.parquet as pq
 
-    release = _resolve_release(data, split)
+    release = resolve_release(data, split)
     manifest = read_manifest(release)
     files = [f for f in manifest.files if f.split == split and (subtasks is None or f.subtask in subtasks)]
     if not files:

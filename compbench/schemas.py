@@ -11,7 +11,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "1.1"
 MANIFEST_SCHEMA_VERSION = "1.0"
 BUNDLE_SCHEMA_VERSION = "1.0"
 
@@ -158,6 +158,30 @@ class Interval(_Strict):
     high: float
 
 
+class JudgeMetrics(_Strict):
+    """The LLM judge's verdicts on one sub-task (or a family average): share of 1s in percent.
+
+    ``score`` is over the ``n - unparseable - failed`` parsed answers; the counts say what was left out.
+    """
+
+    model: str
+    prompt_version: str
+    n: int
+    unparseable: int = 0
+    failed: int = 0
+    score: float | None = None  # None when no answer could be parsed
+    ci: Interval | None = None
+
+
+class LanguageCheck(_Strict):
+    """Share of predictions (percent) a language detector assigns to ``language`` (ISO 639-1)."""
+
+    detector: str
+    language: str
+    share: float
+    n: int
+
+
 class SubtaskMetrics(_Strict):
     """Exact means over examples, in percent as the paper prints them, with bootstrap intervals."""
 
@@ -171,6 +195,8 @@ class SubtaskMetrics(_Strict):
     rougeL: float
     weighted_rouge: float
     ci: dict[str, Interval] = Field(default_factory=dict)
+    judge: JudgeMetrics | None = None
+    language: LanguageCheck | None = None
 
 
 class FamilyMetrics(_Strict):
@@ -186,6 +212,7 @@ class FamilyMetrics(_Strict):
     rougeL: float
     weighted_rouge: float
     ci: dict[str, Interval] = Field(default_factory=dict)
+    judge: JudgeMetrics | None = None
 
 
 class ScoringSettings(_Strict):
