@@ -36,7 +36,9 @@ from compbench.architectures import (  # noqa: F401  (re-exported: the names eff
     Settings,
     joint_expert_params,
 )
-from compbench.errors import ConfigError
+from compbench.errors import ConfigError, InputError
+from compbench.fileio import read_json_strict
+from compbench.hub_access import hub_access
 from compbench.methods import METHODS, get_method
 from compbench.schemas import Efficiency
 
@@ -44,27 +46,32 @@ BYTES_PER_PARAM_16BIT = 2
 
 
 def architecture_from_config(config: Any, name: str) -> Architecture:
-    """Read the sizes from a transformers config (its ``text_config`` for multimodal ones)."""
-    config = getattr(config, "text_config", None) or config
+    """Read the sizes from a config: a ``config.json`` mapping or a transformers config object (its
+    ``text_config`` for multimodal ones)."""
+
+    def get(source: Any, key: str) -> Any:
+        return source.get(key) if isinstance(source, dict) else getattr(source, key, None)
+
+    config = get(config, "text_config") or config
     try:
-        hidden, heads = int(config.hidden_size), int(config.num_attention_heads)
+        hidden, heads = int(get(config, "hidden_size")), int(get(config, "num_attention_heads"))
         return Architecture(
             name=name,
-            layers=int(config.num_hidden_layers),
+            layers=int(get(config, "num_hidden_layers")),
             hidden=hidden,
-            intermediate=int(config.intermediate_size),
+            intermediate=int(get(config, "intermediate_size")),
             heads=heads,
-            kv_heads=int(getattr(config, "num_key_value_heads", None) or heads),
-            head_dim=int(getattr(config, "head_dim", None) or hidden // heads),
+            kv_heads=int(get(config, "num_key_value_heads") or heads),
+            head_dim=int(get(config, "head_dim") or hidden // heads),
         )
-    except (AttributeError, TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name}: not a Llama-style decoder config ({exc})") from None
 
 
 def resolve_architecture(model: str) -> Architecture:
     """``model`` is a name from :data:`ARCHITECTURES`, a local config directory, or a Hub id.
 
-    Configs are read with ``AutoConfig`` and never with remote code. A Hub id needs the network.
+    Only ``config.json`` is read (as JSON: no model code runs); a Hub id downloads that one file.
     """
     if model in ARCHITECTURES:
         return ARCHITECTURES[model]
@@ -72,15 +79,18 @@ def resolve_architecture(model: str) -> Architecture:
     if not path.exists() and "/" not in model:
         raise ConfigError(f"unknown model {model!r}; give one of {', '.join(ARCHITECTURES)}, "
                           "a local config directory or a Hub id")
-    if path.exists() and not (path / "config.json").is_file():
-        raise ConfigError(f"{model}: no config.json in this directory")
-    from transformers import AutoConfig
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{model}: no config.json in this directory")
+        config_path = path / "config.json"
+    else:
+        from huggingface_hub import hf_hub_download
 
-    try:
-        config = AutoConfig.from_pretrained(model, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot load the config of {model!r} ({first_line})") from None
+        with hub_access(f"the config of {model}", "use a named architecture or a local config directory"):
+            config_path = Path(hf_hub_download(model, "config.json"))
+    config = read_json_strict(config_path)
+    if not isinstance(config, dict):
+        raise InputError("expected a JSON object", config_path)
     return architecture_from_config(config, model)
 
 

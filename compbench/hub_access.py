@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
@@ -25,11 +26,25 @@ def hub_offline() -> bool:
                for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes, outermost first (libraries wrap connection errors in their own types)."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
 def _reason(exc: BaseException) -> str:
     """A short cause, without the URL soup and multi-line hints libraries put in their messages."""
-    name = type(exc).__name__
-    if name == "OfflineModeIsEnabled" or hub_offline():
+    chain = _chain(exc)
+    names = [type(e).__name__ for e in chain]
+    if "OfflineModeIsEnabled" in names or hub_offline():
         return "offline mode is on (HF_HUB_OFFLINE=1)"
+    if any("connect" in n.lower() or "timeout" in n.lower() for n in names) or any(
+            isinstance(e, (ConnectionError, TimeoutError)) for e in chain):
+        return "no connection to the Hub"
+    name = names[0]
     if name in ("RepositoryNotFoundError", "DatasetNotFoundError"):
         return "repository not found, or private without a valid token"
     if name == "RevisionNotFoundError":
@@ -38,8 +53,6 @@ def _reason(exc: BaseException) -> str:
         return "file not found there (or not cached while offline)"
     if name == "GatedRepoError":
         return "gated repository: accept its terms and log in"
-    if "connect" in name.lower() or "timeout" in name.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
-        return "no connection"
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status is not None:
         return f"HTTP {status}"
@@ -65,6 +78,10 @@ def hub_access(what: str, avoid: str | None = None) -> Iterator[None]:
     ``what`` names the thing (``"dataset knkarthick/dialogsum@f6bf536d"``); ``avoid`` the local option that
     needs no Hub (``"use --sources-dir DIR with the original files"``).
     """
+    # huggingface_hub logs a warning per retry; the one-line error below says what happened instead
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
     try:
         yield
     except HubUnreachable:
@@ -74,3 +91,5 @@ def hub_access(what: str, avoid: str | None = None) -> Iterator[None]:
             raise
         hint = f"; {avoid}" if avoid else ""
         raise HubUnreachable(f"cannot reach the Hugging Face Hub for {what} ({_reason(exc)}){hint}") from None
+    finally:
+        hub_logger.setLevel(level)

@@ -11,6 +11,7 @@ from compbench.build import build, plan
 from compbench.build.cache import GenerationCache
 from compbench.build.pipeline import select_examples
 from compbench.build.rows import stable_id
+from compbench.build.stages import BuildFailure
 from compbench.fileio import sha256_file
 from compbench.generation.base import cache_key
 from compbench.schemas import SPLIT_ROW_SCHEMA, ReleaseManifest, split_file_path
@@ -136,7 +137,8 @@ def test_resume_after_interruption_gives_the_uninterrupted_files(full_build, tmp
 
 
 def test_failures_are_counted_and_left_out(tmp_path):
-    result, _ = run(tmp_path, only=["sum+tone-witty", "sum+tr-es"], provider=FakeProvider(fail_if="umbrella"))
+    result, _ = run(tmp_path, only=["sum+tone-witty", "sum+tr-es"], provider=FakeProvider(fail_if="umbrella"),
+                    max_failure_rate=0.25)
     manifest = result.manifest
     assert manifest.failures == {"tr-es": 1, "tone-witty": 1}
     rows = read(tmp_path / "release", "sum+tone-witty", "train")
@@ -144,8 +146,37 @@ def test_failures_are_counted_and_left_out(tmp_path):
     assert next(f for f in manifest.files if f.path.endswith("sum_tone_witty/train.parquet")).rows == 2
     # a failure is cached like an output: the rebuild does not ask again
     again, provider = run(tmp_path, out="again", only=["sum+tone-witty", "sum+tr-es"],
-                          provider=FakeProvider(fail_if="umbrella"))
+                          provider=FakeProvider(fail_if="umbrella"), max_failure_rate=0.25)
     assert provider.calls == 0 and again.manifest.failures == manifest.failures
+
+
+def test_a_stage_failing_above_the_threshold_stops_the_build_and_writes_nothing(tmp_path):
+    only = ["sum+tone-witty", "sum+tr-es"]
+    # one summary of the 11 rows fails in each stage: 9.1%, above the default 5% and above 0.09, below 0.1
+    for rate in (None, 0.09):
+        options = {} if rate is None else {"max_failure_rate": rate}
+        with pytest.raises(BuildFailure) as caught:
+            run(tmp_path, only=only, provider=FakeProvider(fail_if="umbrella"), **options)
+        message = str(caught.value)
+        assert "stage tr-es (fake/tr-es): 1 of 11 generations failed (9.1%)" in message
+        assert f"above --max-failure-rate {rate or 0.05:g}; nothing was written" in message
+        assert "umbrella" in message  # names the failed input
+        assert not (tmp_path / "release").exists() and not (tmp_path / ".release.building").exists()
+    result, provider = run(tmp_path, only=only, provider=FakeProvider(fail_if="umbrella"), max_failure_rate=0.1)
+    assert provider.calls == 1 and result.manifest.failures == {"tr-es": 1, "tone-witty": 1}  # tr-es was cached
+
+
+def test_a_stage_where_everything_failed_stops_whatever_the_threshold(tmp_path):
+    with pytest.raises(BuildFailure, match=r"stage tr-es \(fake/tr-es\): 11 of 11 generations failed \(100.0%\)"):
+        run(tmp_path, only=["sum+tr-es"], provider=FakeProvider(fail_if="#Person"), max_failure_rate=1.0)
+    assert not (tmp_path / "release").exists()
+
+
+def test_a_sub_task_that_lost_every_row_is_never_published_empty(tmp_path):
+    # the tr-es stage also serves the replies, so it is not all-failed; the summaries' sub-task is
+    with pytest.raises(BuildFailure, match=r"sub-task sum\+tr-es \(train\): all 3 rows failed generation"):
+        run(tmp_path, only=["sum+tr-es", "reply+tr-es"], provider=FakeProvider(fail_if="#Person"), max_failure_rate=1.0)
+    assert not (tmp_path / "release").exists() and not (tmp_path / ".release.building").exists()
 
 
 def test_only_split_and_limit(tmp_path):

@@ -152,7 +152,7 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(ConfigError, match="cannot fetch model Helsinki-NLP/opus-mt-en-es"):
+    with pytest.raises(ConfigError, match="cannot reach the Hugging Face Hub for model Helsinki-NLP/opus-mt-en-es"):
         make_translator("transformers", None, "es")
 
 

@@ -18,7 +18,14 @@ from compbench.build.cache import GenerationCache, default_cache_dir
 from compbench.build.card import render_card
 from compbench.build.release import check_output, publish, start_staging, write_split
 from compbench.build.rows import split_row
-from compbench.build.stages import StageStats, run_stage
+from compbench.build.stages import (
+    DEFAULT_MAX_FAILURE_RATE,
+    BuildFailure,
+    StageStats,
+    check_failure_rate,
+    record_failure,
+    run_stage,
+)
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import atomic_write, sha256_file, write_json
 from compbench.generation.base import Generator
@@ -141,7 +148,8 @@ def _collect_rows(recipes: Sequence[Recipe], splits: Sequence[str] | None, sourc
 
 
 def _run_stages(rows: list[_Row], provider: GeneratorProvider, cache: GenerationCache, *, generate: bool,
-                progress: bool, chunk_size: int) -> tuple[list[StageStats], dict[str, _Identity]]:
+                progress: bool, chunk_size: int, max_failure_rate: float | None
+                ) -> tuple[list[StageStats], dict[str, _Identity]]:
     stages: list[StageStats] = []
     generators: dict[str, _Identity] = {}
     live: dict[str, Generator] = {}
@@ -167,11 +175,13 @@ def _run_stages(rows: list[_Row], provider: GeneratorProvider, cache: Generation
                     row.text = None
                 elif outputs[row.text] is None:
                     row.failed = True
-                    stats.failures += 1
+                    record_failure(stats, row.text)
                 else:
                     row.text = outputs[row.text]
                     row.chain.append((task, row.text))
             stages.append(stats)
+            if max_failure_rate is not None:  # a broken stage stops before later stages spend compute on it
+                check_failure_rate(stats, max_failure_rate)
             if not _needed_later(rows, task, depth + 1):
                 del live[task]  # free the model (e.g. a 3B tone model) as soon as no later stage needs it
         depth += 1
@@ -201,13 +211,15 @@ def plan(*, only: Iterable[str] | None = None, splits: Sequence[str] | None = No
          generators: GeneratorProvider | None = None, **generator_options: object) -> BuildResult:
     """Per stage, how many generations a build needs and how many are already cached. Generates nothing."""
     return _build(None, only=only, splits=splits, sources_dir=sources_dir, limit=limit, cache_dir=cache_dir,
-                  generators=generators, generator_options=generator_options, generate=False, progress=False)
+                  generators=generators, generator_options=generator_options, generate=False, progress=False,
+                  max_failure_rate=None)
 
 
 def build(out: str | Path, *, only: Iterable[str] | None = None, splits: Sequence[str] | None = None,
           sources_dir: str | Path | None = None, limit: int | None = None, cache_dir: str | Path | None = None,
           generators: GeneratorProvider | None = None, release: str | None = None, progress: bool = True,
-          chunk_size: int = 256, **generator_options: object) -> BuildResult:
+          chunk_size: int = 256, max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE,
+          **generator_options: object) -> BuildResult:
     """Build the benchmark (or the ``only`` sub-tasks) into the release directory ``out``.
 
     Sources come from the Hub at the recipes' pinned revisions, or from ``sources_dir`` (original files). Every
@@ -215,16 +227,22 @@ def build(out: str | Path, *, only: Iterable[str] | None = None, splits: Sequenc
     a rebuild makes no model call for what is cached, and a killed build resumes. ``generators`` makes the
     generator of a task; by default the OpusMT / tone models, configured by ``generator_options`` (``backend``,
     ``translator``, ``tone_model``, ``device``, ``dtype``, ``batch_size``, ``max_length``).
+
+    A stage whose share of failed generations exceeds ``max_failure_rate`` (or where every generation failed)
+    raises :class:`~compbench.build.stages.BuildFailure` before anything is written.
     """
     return _build(Path(out), only=only, splits=splits, sources_dir=sources_dir, limit=limit, cache_dir=cache_dir,
                   generators=generators, generator_options=generator_options, generate=True, progress=progress,
-                  release=release, chunk_size=chunk_size)
+                  release=release, chunk_size=chunk_size, max_failure_rate=max_failure_rate)
 
 
 def _build(out: Path | None, *, only, splits, sources_dir, limit, cache_dir, generators, generator_options,
-           generate: bool, progress: bool, release: str | None = None, chunk_size: int = 256) -> BuildResult:
+           generate: bool, progress: bool, release: str | None = None, chunk_size: int = 256,
+           max_failure_rate: float | None = DEFAULT_MAX_FAILURE_RATE) -> BuildResult:
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
+        raise ConfigError(f"--max-failure-rate must be between 0 and 1, got {max_failure_rate}")
     if out is not None:
         check_output(out)
     sources = _Sources(Path(sources_dir) if sources_dir is not None else None)
@@ -232,7 +250,7 @@ def _build(out: Path | None, *, only, splits, sources_dir, limit, cache_dir, gen
     provider = generators or _default_provider(**generator_options)
     with GenerationCache(cache_dir if cache_dir is not None else default_cache_dir()) as cache:
         stages, used = _run_stages(rows, provider, cache, generate=generate, progress=progress,
-                                   chunk_size=chunk_size)
+                                   chunk_size=chunk_size, max_failure_rate=max_failure_rate)
     result = BuildResult(stages)
     if out is None:
         return result
@@ -243,12 +261,17 @@ def _build(out: Path | None, *, only, splits, sources_dir, limit, cache_dir, gen
 
 def _write_release(out: Path, rows: list[_Row], stages: list[StageStats], used: dict[str, _Identity],
                    sources: _Sources, release: str) -> ReleaseManifest:
-    staging = start_staging(out)
     grouped: dict[tuple[str, str], list[_Row]] = {}
     for row in rows:
         grouped.setdefault((row.recipe.task_id, row.split), [])
         if not row.failed:
             grouped[(row.recipe.task_id, row.split)].append(row)
+    empty = [key for key, kept in grouped.items() if not kept]
+    if empty:  # a sub-task whose every row failed is never published as an empty file
+        (task_id, split), total = empty[0], sum(1 for row in rows if (row.recipe.task_id, row.split) == empty[0])
+        raise BuildFailure(f"sub-task {task_id} ({split}): all {total:,} rows failed generation; nothing was "
+                           f"written (the failures are counted per stage: {', '.join(f'{s.name} {s.failures}' for s in stages if s.failures)})")
+    staging = start_staging(out)
     files = []
     for recipe in RECIPES.values():  # registry order, then split order; rows in source order: deterministic
         for split in recipe.splits:

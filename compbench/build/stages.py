@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from compbench.build.cache import GenerationCache
+from compbench.errors import ConfigError
 from compbench.generation.base import Generator, cache_key
 
 
@@ -25,10 +26,42 @@ class StageStats:
     generated: int = 0  # texts sent to the model
     model_calls: int = 0  # calls of Generator.generate
     failures: int = 0  # rows whose generation failed (left out of the release)
+    failed_inputs: list[str] = field(default_factory=list)  # the first few inputs that failed, for messages
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.needed if self.needed else 0.0
 
     @property
     def to_generate(self) -> int:
         return self.unique - self.cached
+
+
+#: Default ``--max-failure-rate``: a stage where more than 1 row in 20 fails stops the build (docs/building.md).
+DEFAULT_MAX_FAILURE_RATE = 0.05
+_SHOWN_FAILURES = 3
+
+
+class BuildFailure(ConfigError):
+    """A generation stage failed on too many rows: nothing is published."""
+
+
+def record_failure(stats: StageStats, text: str) -> None:
+    stats.failures += 1
+    if len(stats.failed_inputs) < _SHOWN_FAILURES and text not in stats.failed_inputs:
+        stats.failed_inputs.append(text)
+
+
+def check_failure_rate(stats: StageStats, max_rate: float) -> None:
+    """Raise :class:`BuildFailure` when the stage's share of failed rows exceeds ``max_rate`` (or is total)."""
+    if not stats.failures or (stats.failure_rate <= max_rate and stats.failures < stats.needed):
+        return
+    shown = "; ".join(repr(text if len(text) <= 80 else text[:77] + "...") for text in stats.failed_inputs)
+    raise BuildFailure(
+        f"stage {stats.name} ({stats.model_id}): {stats.failures:,} of {stats.needed:,} generations failed "
+        f"({stats.failure_rate:.1%}), above --max-failure-rate {max_rate:g}; nothing was written. "
+        f"First failed inputs: {shown}. Failures are cached: check the generator (model, prompt, "
+        f"--max-new-tokens), or rerun with a higher --max-failure-rate at no generation cost")
 
 
 class GeneratorOutputError(RuntimeError):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from compbench.build.stages import DEFAULT_MAX_FAILURE_RATE
 from compbench.cli.common import handle_errors
 from compbench.cli.options import (
     batch_size_option,
@@ -14,6 +15,7 @@ from compbench.cli.options import (
     dtype_option,
     limit_option,
     out_option,
+    progress_option,
     split_option,
     subtask_option,
 )
@@ -71,11 +73,15 @@ def format_plan(stages) -> str:
 @click.option("--max-new-tokens", "max_length", type=click.IntRange(min=1), default=None,
               help="Maximum generated tokens per output [default: per generator: 256 translation, 128 tone].")
 @click.option("--name", "release", default=None, help="Release name recorded in the manifest [default: compbench-VERSION].")
+@click.option("--max-failure-rate", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAX_FAILURE_RATE,
+              show_default=True, help="Stop (exit 2, nothing written) when a stage fails on a larger share of its "
+                                      "rows, or on all of them.")
+@progress_option()
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print, per stage, the generations needed and how many are cached; build nothing.")
 @handle_errors
 def build(subtasks, splits, sources_dir, out, limit, cache_dir, backend, translator, tone_model, device, dtype,
-          batch_size, max_length, release, show_plan) -> None:
+          batch_size, max_length, release, max_failure_rate, no_progress, show_plan) -> None:
     """Build the benchmark release (Parquet per sub-task and split, manifest, data card) from its sources."""
     from compbench.build import build as build_release
     from compbench.build import plan
@@ -86,7 +92,8 @@ def build(subtasks, splits, sources_dir, out, limit, cache_dir, backend, transla
     if show_plan:
         click.echo(format_plan(plan(**options).stages))
         return
-    result = build_release(Path(out), release=release, **options)
+    result = build_release(Path(out), release=release, max_failure_rate=max_failure_rate,
+                           progress=not no_progress, **options)
     manifest = result.manifest
     rows = sum(f.rows for f in manifest.files)
     failures = sum(manifest.failures.values())

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import cache_root, sha256_file
+from compbench.hub_access import hub_access
 from compbench.safe_weights import pickled_state_to_safetensors
 
 # What a generator needs from a Hub repository: configs, tokenizer files, safetensors weights.
@@ -100,16 +101,12 @@ def _download(repo_id: str, revision: str | None, patterns: list[str]) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 
+    where = f"{repo_id}@{revision}" if revision else repo_id
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+        with hub_access(f"model {where}", "download it elsewhere and give its local directory instead"):
+            return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
     except HFValidationError as exc:
         raise ConfigError(f"not a valid model id or directory: {repo_id!r} ({exc})") from None
-    except OSError as exc:  # network errors, missing repo or revision, offline mode
-        where = f"{repo_id}@{revision}" if revision else repo_id
-        raise ConfigError(
-            f"cannot fetch model {where} from the Hub ({type(exc).__name__}: {exc}); "
-            "to build offline, download it elsewhere and pass its local directory"
-        ) from None
 
 
 def describe_local_checkpoint(path: Path, *, model_id: str | None = None) -> Checkpoint:
