@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from compbench import __version__
 from compbench.adapters.lora_io import LoraAdapter, load_lora, save_lora
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import read_json_strict, write_json
+from compbench.fileio import read_document, write_json
 from compbench.schemas import BUNDLE_MANIFEST_NAME, BundleAdapter, BundleManifest
 
 ADAPTERS_DIR = "adapters"
@@ -161,13 +161,7 @@ def read_bundle(directory: str | Path) -> Bundle:
         raise InputError("bundle directory not found", root)
     if not path.is_file():
         raise InputError(f"no {BUNDLE_MANIFEST_NAME}: not an adapter bundle", root)
-    data = read_json_strict(path)
-    try:
-        manifest = BundleManifest.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        raise InputError(f"invalid bundle manifest at {where}: {error['msg']}", path) from None
+    manifest = read_document(path, BundleManifest, "bundle manifest")
     names = [a.name for a in manifest.adapters]
     if len(set(names)) != len(names):
         raise InputError("adapter names must be unique", path)

@@ -9,7 +9,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from compbench.errors import InputError
 
@@ -142,3 +144,17 @@ def read_json_strict(path: str | Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, exc.lineno) from None
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def read_document(path: str | Path, model: type[ModelT], what: str) -> ModelT:
+    """Parse a JSON file into the pydantic ``model``: a syntax error names its line, a schema error its field."""
+    data = read_json_strict(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise InputError(f"not a valid {what}: {error['msg']} (at {where})", path) from None

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import ValidationError
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import iter_jsonl_objects, read_jsonl_strings_fast, read_text_strict, sha256_file
+from compbench.fileio import iter_jsonl_objects, read_document, read_jsonl_strings_fast, sha256_file
 from compbench.schemas import MANIFEST_NAME, ReleaseManifest
 from compbench.tasks import REGISTRY
 
@@ -103,13 +102,7 @@ def resolve_release(data: str, split: str) -> Path:
 
 
 def read_manifest(release: Path) -> ReleaseManifest:
-    path = release / MANIFEST_NAME
-    text = read_text_strict(path)
-    try:
-        return ReleaseManifest.model_validate_json(text)
-    except ValidationError as exc:
-        raise InputError(f"not a valid release manifest: {exc.errors()[0]['msg']} at "
-                         f"{'.'.join(map(str, exc.errors()[0]['loc']))}", path) from None
+    return read_document(release / MANIFEST_NAME, ReleaseManifest, "release manifest")
 
 
 def load_release(data: str, split: str = "test", subtasks: list[str] | None = None) -> ReferenceSet:

@@ -149,6 +149,8 @@ def _build_registry() -> dict[str, Task]:
 
 REGISTRY: dict[str, Task] = _build_registry()
 
+# Every family, in registry order (the four of Table 2 first).
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(t.family for t in REGISTRY.values()))
 # The four families of the paper's Table 2, in its order.
 MAIN_FAMILIES: tuple[str, ...] = ("sum+tr", "sum+tone", "reply+tr", "reply+tone")
 # The 14 compositional sub-tasks of the main benchmark.

@@ -118,7 +118,7 @@ def test_bad_manifests(tmp_path, bundle_dir):
         read_bundle(bundle_dir)
     assert info.value.line == 3
     (bundle_dir / "bundle.json").write_text(json.dumps({"method": "lc", "compbench_version": "0.1.0"}))
-    with pytest.raises(InputError, match="invalid bundle manifest at base_model"):
+    with pytest.raises(InputError, match=r"not a valid bundle manifest: Field required \(at base_model\)"):
         read_bundle(bundle_dir)
 
 

@@ -3,7 +3,7 @@ import json
 from click.testing import CliRunner
 
 from compbench.cli import main
-from compbench.tasks import MAIN_FAMILIES, MAIN_SUBTASKS, REGISTRY, by_config_name, get_task
+from compbench.tasks import MAIN_FAMILIES, MAIN_SUBTASKS, REGISTRY, TONES, by_config_name, get_task
 
 
 def test_fourteen_compositional_subtasks_in_four_families():
@@ -62,3 +62,10 @@ def test_cli_tasks_json_and_table():
     table = runner.invoke(main, ["tasks"])
     assert table.exit_code == 0
     assert "reply+tone-witty" in table.output and "225,061" in table.output
+
+
+def test_tasks_command_refuses_an_unknown_family():
+    result = CliRunner().invoke(main, ["tasks", "--family", "nosuch"])
+    assert result.exit_code == 2 and "'nosuch' is not one of 'sum+tr'" in result.output
+    listed = CliRunner().invoke(main, ["tasks", "--family", "reply+tone", "--json"])
+    assert [t["id"] for t in json.loads(listed.output)] == [f"reply+tone-{t}" for t in TONES]

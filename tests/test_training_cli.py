@@ -119,7 +119,7 @@ def test_bad_input_exits_2_with_a_message(workspace, tmp_path):
     bad_bundle.mkdir()
     (bad_bundle / "bundle.json").write_text('{"method": "lc"}')
     cases.append((["train", "calibration", "--family", "sum+tr", "--adapter", bad_bundle, "--adapter", adapters[0],
-                   *base(workspace, tmp_path / "f")], "invalid bundle manifest"))
+                   *base(workspace, tmp_path / "f")], "not a valid bundle manifest"))
     not_empty = tmp_path / "taken"
     not_empty.mkdir()
     (not_empty / "x").write_text("x")

@@ -7,17 +7,18 @@ import json
 import click
 
 from compbench.cli.common import command_line, handle_errors
+from compbench.cli.options import data_option, json_option, split_option, subtask_option
 from compbench.metrics.tokenizers import TOKENIZERS
 from compbench.scoring import MULTI_REF_MODES
 
 
 @click.command()
 @click.argument("predictions", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--data", default=None, help="Release directory or Hub dataset id holding the references.")
+@data_option(help="Release directory or Hub dataset id (ORG/NAME[@REVISION]) holding the references.")
 @click.option("--references", default=None, type=click.Path(dir_okay=False),
               help='JSON Lines {"id", "subtask", "reference"}; repeated ids = several references.')
-@click.option("--subtask", "subtasks", multiple=True, help="Score only this sub-task (repeatable).")
-@click.option("--split", default="test", show_default=True, help="Split of the release to score against.")
+@subtask_option("Score only this sub-task (repeatable); default: every sub-task of the references.")
+@split_option()
 @click.option("--tokenizer", type=click.Choice(list(TOKENIZERS)), default="unicode", show_default=True,
               help="unicode: keeps accented letters; compat: rouge-score's default tokenizer, exactly.")
 @click.option("--multi-ref", type=click.Choice(list(MULTI_REF_MODES)), default="each", show_default=True,
@@ -31,7 +32,7 @@ from compbench.scoring import MULTI_REF_MODES
 @click.option("--method", default=None, help="Method name to record in the results.")
 @click.option("--base-model", default=None, help="Base model to record in the results.")
 @click.option("--workers", default=None, type=int, help="Scoring processes (default: available cores).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results document on stdout instead of a table.")
+@json_option("Print the results document on stdout instead of a table.")
 @handle_errors
 def score(predictions, data, references, subtasks, split, tokenizer, multi_ref, seed, bootstrap, out, per_example,
           allow_missing, method, base_model, workers, as_json) -> None:

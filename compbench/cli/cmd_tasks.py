@@ -6,12 +6,12 @@ import json
 
 import click
 
-from compbench.tasks import REGISTRY
+from compbench.tasks import FAMILIES, REGISTRY
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of task objects.")
-@click.option("--family", default=None, help="Only the tasks of this family (e.g. sum+tr).")
+@click.option("--family", type=click.Choice(FAMILIES), default=None, help="Only the tasks of this family.")
 def tasks(as_json: bool, family: str | None) -> None:
     """List the benchmark's sub-tasks: id, family, metric, split sizes and prompt."""
     rows = [t for t in REGISTRY.values() if family is None or t.family == family]

@@ -8,12 +8,21 @@ from typing import Any
 import click
 
 from compbench.cli.common import handle_errors
-from compbench.cli.options import data_option, out_option
+from compbench.cli.options import (
+    batch_size_option,
+    data_option,
+    device_option,
+    dtype_option,
+    out_option,
+    progress_option,
+    seed_option,
+    split_option,
+)
 
-DEVICE_HELP = "Torch device (cpu, cuda, cuda:1, ...); default: where the model loads (cpu)."
 
-
-def _common(default_lr: float, default_examples: int | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _common(default_lr: float, default_examples: int | None,
+            examples_help: str = "Seeded random sample of this many examples [default: all]."
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Options every training command shares (model, data, optimisation, checkpoints)."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -22,24 +31,25 @@ def _common(default_lr: float, default_examples: int | None) -> Callable[[Callab
             click.option("--revision", default=None, help="Hub revision of the base model."),
             data_option(required=True, help="Built release directory (data/<config>/<split>.parquet)."),
             out_option("Bundle directory to write (must not exist yet, or be empty).", required=True),
-            click.option("--split", default="train", show_default=True),
-            click.option("--examples", type=int, default=default_examples, show_default=True,
-                         help="Seeded random sample of this many examples (default: all)."),
+            split_option(default="train"),
+            click.option("--examples", type=click.IntRange(min=1), default=default_examples,
+                         show_default=default_examples is not None,
+                         help=examples_help if default_examples is None else "Seeded random sample of this many "
+                                                                             "examples."),
             click.option("--lr", "learning_rate", type=float, default=default_lr, show_default=True),
-            click.option("--batch-size", type=int, default=8, show_default=True),
+            batch_size_option(8),
             click.option("--epochs", type=int, default=1, show_default=True),
             click.option("--max-steps", type=int, default=None, help="Stop after this many steps."),
-            click.option("--seed", type=int, default=0, show_default=True),
+            seed_option(0, "Seed of the example sample, batch order and initialisation."),
             click.option("--max-length", type=int, default=1024, show_default=True,
                          help="Tokens per example (prompt + response); longer ones are cut from the end."),
             click.option("--checkpoint-every", type=int, default=100, show_default=True,
                          help="Steps between checkpoints (0: only at the end)."),
             click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None,
                          help="Where checkpoints go [default: <out>.checkpoints]; a rerun resumes from it."),
-            click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32",
-                         show_default=True),
-            click.option("--device", default=None, help=DEVICE_HELP),
-            click.option("--no-progress", is_flag=True, help="No progress bar."),
+            dtype_option(),
+            device_option(None),
+            progress_option(),
         ]
         for option in reversed(options):
             func = option(func)
@@ -150,7 +160,8 @@ def calibration_command(families: tuple[str, ...], adapters: tuple[str, ...], no
                    "lm-cocktail: softmax of negative losses.")
 @click.option("--budget", type=int, default=40, show_default=True, help="LoraHub: loss evaluations.")
 @click.option("--temperature", type=float, default=5.0, show_default=True, help="LM-Cocktail temperature.")
-@_common(5e-4, None)
+@_common(5e-4, None, "Seeded random sample of this many examples [default: 10,000 for dam, 5 for lorahub and "
+                    "lm-cocktail].")
 @handle_errors
 def merge_coefficients_command(families: tuple[str, ...], adapters: tuple[str, ...], **kwargs: Any) -> None:
     """Learn merge weights on compositional data (examples default: 10,000 for dam, 5 for lorahub/lm-cocktail)."""
