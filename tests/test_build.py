@@ -299,3 +299,30 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("COMPBENCH_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "compbench"
+
+
+class _SameCheckpoint:
+    """A translator whose identity is that of one multilingual checkpoint: only the task tells languages apart."""
+
+    model_id, revision = "shared/multilingual", "rev-1"
+
+    def __init__(self, task: str):
+        self.task = task
+
+    @property
+    def settings(self) -> dict[str, object]:
+        return {"style": "prefix"}
+
+    def generate(self, texts):
+        return [f"<{self.task}> {t}" for t in texts]
+
+
+def test_the_cache_key_keeps_tasks_apart_when_one_checkpoint_serves_two_languages(tmp_path):
+    es, fr = _SameCheckpoint("tr-es"), _SameCheckpoint("tr-fr")
+    assert cache_key(es, "Hello.") != cache_key(fr, "Hello.")
+    result = build(tmp_path / "release", sources_dir=FIXTURE_SOURCES, cache_dir=tmp_path / "cache",
+                   generators=_SameCheckpoint, progress=False, only=["sum+tr-es", "sum+tr-fr"])
+    assert [s.cached for s in result.stages] == [0, 0]  # the French stage found nothing of the Spanish one's
+    for task_id, language in (("sum+tr-es", "es"), ("sum+tr-fr", "fr")):
+        rows = read(tmp_path / "release", task_id, "train")
+        assert rows and all(r["reference"].startswith(f"<tr-{language}> ") for r in rows)
