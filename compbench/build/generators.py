@@ -7,6 +7,7 @@ from pathlib import Path
 
 from builders.recipes import DEFAULT_TONE_MODEL, DEFAULT_TRANSLATOR
 from compbench.errors import ConfigError
+from compbench.extras import require_extra
 from compbench.generation.base import Generator
 
 
@@ -19,13 +20,15 @@ def model_provider(*, backend: str = "transformers", translator: str | Path | Ma
     ``tone_model``: the LoRA adapter (Hub id or directory) or a directory holding ``base/`` and ``adapter/``.
     ``batch_size`` / ``max_length`` left at None use each generator's own default.
     """
-    from compbench.generation.registry import make_tone_rewriter, make_translator
-
     sizes = {key: value for key, value in (("batch_size", batch_size), ("max_length", max_length))
              if value is not None}
 
     def provide(task: str) -> Generator:
         kind, _, variant = task.partition("-")
+        require_extra("ctranslate2" if kind == "tr" and backend == "ctranslate2" else "build",
+                      f"generating {task} references")
+        from compbench.generation.registry import make_tone_rewriter, make_translator
+
         if kind == "tr":
             return make_translator(backend, translator or DEFAULT_TRANSLATOR, variant, device=device, dtype=dtype,
                                    **sizes)

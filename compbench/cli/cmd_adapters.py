@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from compbench.adapters.merges import MERGES
-from compbench.cli.common import handle_errors
+from compbench.cli.common import handle_errors, requires
 from compbench.errors import ConfigError
 from compbench.schemas import BUNDLE_MANIFEST_NAME
 
@@ -25,6 +25,7 @@ def adapters() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 @handle_errors
+@requires("evaluate")
 def inspect_command(path: Path, as_json: bool) -> None:
     """Summarise a PEFT LoRA directory, or validate and summarise an adapter bundle."""
     from compbench.adapters.operations import inspect_adapter
@@ -63,6 +64,7 @@ def _print_summary(s: dict, prefix: str = "") -> None:
 @adapters.command("convert")
 @click.argument("path", type=click.Path(path_type=Path))
 @handle_errors
+@requires("evaluate")
 def convert_command(path: Path) -> None:
     """Convert a pickled adapter_model.bin to safetensors, safely (torch.load with weights_only=True)."""
     from compbench.adapters.lora_io import convert_bin_to_safetensors
@@ -96,6 +98,7 @@ def _floats(value: str | None, option: str) -> list[float] | None:
 @click.option("--base-model", default=None, help="Base model for the bundle (default: from the adapters).")
 @click.option("--device", default=None, help="Where to compute (e.g. cuda); TIES / DARE are slow on CPU.")
 @handle_errors
+@requires("evaluate")
 def merge_command(method: str, paths: tuple[Path, ...], out: Path, weights: str | None, density: float | None,
                   seed: int | None, rank: int | None, t: float | None, space: str | None,
                   coefficients: Path | None, bundle: bool, base_model: str | None, device: str | None) -> None:

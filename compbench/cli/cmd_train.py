@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from compbench.cli.common import handle_errors
+from compbench.cli.common import handle_errors, requires
 from compbench.cli.options import (
     batch_size_option,
     data_option,
@@ -110,6 +110,7 @@ def _run_lora(subtasks: tuple[str, ...], kwargs: dict[str, Any]) -> None:
 @click.option("--task", required=True, help="The single task (sum, reply, tr-es, tone-casual, ...).")
 @_lora_options
 @handle_errors
+@requires("train")
 def lora_command(task: str, **kwargs: Any) -> None:
     """Train a single-task LoRA (paper: rank 32, alpha 16, dropout 0.05, Adam lr 5e-5, one epoch)."""
     _run_lora((task,), kwargs)
@@ -120,6 +121,7 @@ def lora_command(task: str, **kwargs: Any) -> None:
               help="Compositional family or sub-task to train on (repeatable), e.g. sum+tr.")
 @_lora_options
 @handle_errors
+@requires("train")
 def joint_expert_command(families: tuple[str, ...], **kwargs: Any) -> None:
     """Train a joint-expert LoRA on compositional data (same settings as the single-task LoRAs)."""
     _run_lora(families, kwargs)
@@ -137,6 +139,7 @@ def joint_expert_command(families: tuple[str, ...], **kwargs: Any) -> None:
               help="Also write the calibrated model as a plain PEFT LoRA (rank r+1 / r+s) here.")
 @_common(5e-4, 10_000)
 @handle_errors
+@requires("train")
 def calibration_command(families: tuple[str, ...], adapters: tuple[str, ...], no_loras: bool, **kwargs: Any) -> None:
     """Learn Learnable Calibration (LC) or LC++ parameters (paper: Adam lr 5e-4, 10,000 examples, LC++ rank 4)."""
     from compbench.errors import ConfigError
@@ -163,6 +166,7 @@ def calibration_command(families: tuple[str, ...], adapters: tuple[str, ...], no
 @_common(5e-4, None, "Seeded random sample of this many examples [default: 10,000 for dam, 5 for lorahub and "
                     "lm-cocktail].")
 @handle_errors
+@requires("train")
 def merge_coefficients_command(families: tuple[str, ...], adapters: tuple[str, ...], **kwargs: Any) -> None:
     """Learn merge weights on compositional data (examples default: 10,000 for dam, 5 for lorahub/lm-cocktail)."""
     from compbench.training.bundles import train_merge_bundle

@@ -27,6 +27,22 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def requires(extra: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Check, before the command runs (help still works), that the optional ``extra`` is installed."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from compbench.extras import require_extra
+
+            require_extra(extra, f"compbench {click.get_current_context().command_path.split(' ', 1)[-1]}")
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def command_line() -> str:
     """The current command as a canonical shell line (``compbench score p.jsonl --data ...``) for provenance."""
     ctx = click.get_current_context()
