@@ -436,3 +436,14 @@ def test_score_without_the_judge_never_imports_openai(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "COMPBENCH_CACHE_DIR": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr
+
+
+def test_the_judge_without_its_extra_names_the_extra(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real(name, *a))
+    data, preds = release_with(tmp_path, [row("sum+tr-es", "d1", "Hola.")])
+    result = CliRunner().invoke(main, ["judge", str(preds), "--data", data, "--judge-endpoint",
+                                       "http://127.0.0.1:9/v1", "--judge-model", "m"])
+    assert result.exit_code == 2 and "pip install 'compbench[judge]'" in result.output

@@ -121,7 +121,7 @@ def judge_options(required: bool) -> Decorator:
         click.option("--judge-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
                      show_default=True, help="Seconds per judge request try."),
         click.option("--judge-max-retries", type=click.IntRange(min=0), default=4, show_default=True,
-                     help="Retries per judge request (timeouts, connection errors, 5xx), with backoff."),
+                     help="Retries per judge request (timeouts, connection errors, 429, 5xx), with backoff."),
     ]
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
