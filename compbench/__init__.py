@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "score": "compbench.scoring",
     "compare": "compbench.compare",
+    "judge": "compbench.judging",
     "get_task": "compbench.tasks",
     "REGISTRY": "compbench.tasks",
     "efficiency": "compbench.efficiency",

@@ -16,6 +16,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("torch", "transformers", "peft", "safetensors", "nevergrad"),
     "evaluate": ("torch", "transformers", "peft", "safetensors"),
     "ctranslate2": ("ctranslate2",),
+    "judge": ("openai",),
     "ray": ("ray",),
     "vllm": ("vllm",),
 }

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 RESULTS_SCHEMA_VERSION = "1.1"
 MANIFEST_SCHEMA_VERSION = "1.0"
 BUNDLE_SCHEMA_VERSION = "1.0"
+JUDGE_SCHEMA_VERSION = "1.0"
 
 # Per-example metric columns, in the order they are reported. Values are F-measures in [0, 1].
 METRIC_KEYS: tuple[str, ...] = ("rouge1", "rouge2", "rouge3", "rougeL", "weighted_rouge")
@@ -174,7 +175,11 @@ class JudgeMetrics(_Strict):
 
 
 class LanguageCheck(_Strict):
-    """Share of predictions (percent) a language detector assigns to ``language`` (ISO 639-1)."""
+    """Share of predictions (percent) a language detector assigns to ``language`` (ISO 639-1).
+
+    On a family whose sub-tasks expect different languages, ``language`` lists them (``es/fr/de``) and ``share``
+    is the unweighted mean of the sub-tasks' shares, each in its own target language.
+    """
 
     detector: str
     language: str
@@ -213,6 +218,7 @@ class FamilyMetrics(_Strict):
     weighted_rouge: float
     ci: dict[str, Interval] = Field(default_factory=dict)
     judge: JudgeMetrics | None = None
+    language: LanguageCheck | None = None
 
 
 class ScoringSettings(_Strict):
@@ -260,6 +266,45 @@ class Results(_Strict):
     inputs: dict[str, InputFile] = Field(default_factory=dict)
     per_example: str | None = None  # path of the per-example Parquet file, relative to the results file
     ignored_predictions: int = 0
+    provenance: Provenance
+
+
+# --------------------------------------------------------------------------------------------------- judge
+JUDGE_EXAMPLE_SCHEMA = pa.schema([
+    ("id", pa.string()),  # the prediction id judged
+    ("subtask", pa.string()),
+    ("group", pa.string()),
+    ("reference_index", pa.int32()),
+    ("verdict", pa.int8()),  # 0 or 1; null when unparseable or failed
+    ("status", pa.string()),  # "ok" | "unparseable" | "failed"
+    ("answer", pa.string()),  # the judge's raw answer; null when the request failed
+    ("error", pa.string()),  # why the request failed; null otherwise
+    ("request_key", pa.string()),  # sha256 of the request body: the judge cache's key
+])
+
+
+class JudgeFamily(_Strict):
+    subtasks: list[str]
+    complete: bool  # every sub-task of the family was judged
+    judge: JudgeMetrics
+
+
+class JudgeResults(_Strict):
+    """What ``compbench judge`` writes: judge scores per sub-task and family, without ROUGE."""
+
+    schema_version: str = JUDGE_SCHEMA_VERSION
+    compbench_version: str
+    benchmark: Benchmark
+    judge_model: str
+    prompt_version: str
+    seed: int
+    bootstrap: int
+    confidence: float = 0.95
+    subtasks: dict[str, JudgeMetrics]
+    families: dict[str, JudgeFamily]
+    skipped: list[str] = Field(default_factory=list)  # sub-tasks with predictions but no appendix A prompt
+    inputs: dict[str, InputFile] = Field(default_factory=dict)
+    per_example: str | None = None  # per-example verdicts (Parquet), relative to the document
     provenance: Provenance
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from compbench import __version__
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import atomic_path, write_json
 from compbench.metrics.bootstrap import family_bootstrap, percentile_interval
+from compbench.metrics.language import add_language_checks
 from compbench.metrics.subtask_jobs import SubtaskJob, run_jobs
 from compbench.metrics.tokenizers import TOKENIZERS
 from compbench.predictions import Predictions, read_predictions
@@ -40,6 +42,9 @@ from compbench.schemas import (
 )
 from compbench.tasks import REGISTRY, UnknownTaskError, get_task, tasks_in_family
 
+if TYPE_CHECKING:
+    from compbench.judging import JudgeRun, JudgeSettings
+
 log = logging.getLogger(__name__)
 
 MULTI_REF_MODES = ("each", "max")
@@ -52,6 +57,7 @@ class ScoreReport:
 
     results: Results
     examples: pd.DataFrame
+    judged: JudgeRun | None = None  # the LLM judge's per-example verdicts, when it ran
 
     def write(self, out: str | Path | None = None, per_example: str | Path | None = None) -> None:
         """Write the per-example Parquet file and the results JSON, each atomically (temporary file + rename)."""
@@ -196,13 +202,17 @@ def score(
     base_model: str | None = None,
     efficiency: Efficiency | None = None,
     command: str | None = None,
+    judge: JudgeSettings | None = None,
 ) -> ScoreReport:
     """Score a predictions file against a release (``data``: directory or Hub id) or a references file.
 
+    Every sub-task gets the offline language check; with ``judge``, the LLM judge scores too (release only).
     Raises :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes
     nothing (call :meth:`ScoreReport.write`).
     """
     selected = _check_options(tokenizer, multi_ref, bootstrap, subtasks, data, references)
+    if judge is not None:
+        judge.check(data)
     preds = read_predictions(predictions)
     refs = load_release(data, split) if data is not None else load_reference_jsonl(references)
     table, ignored = _select(refs, preds, selected, allow_missing, multi_ref)
@@ -210,6 +220,12 @@ def score(
         efficiency = _efficiency_of(method, base_model)
     examples, distributions = _score_table(table, tokenizer, multi_ref, seed, bootstrap, workers)
     subtask_metrics, family_metrics = aggregate(examples, distributions)
+    add_language_checks(examples, subtask_metrics, family_metrics)
+    judged = None
+    if judge is not None:
+        from compbench.judging import judge_scored
+
+        judged = judge_scored(examples, data, split, judge, seed, bootstrap, subtask_metrics, family_metrics)
 
     inputs = {"predictions": InputFile(path=str(predictions), sha256=preds.sha256),
               "references": InputFile(path=refs.origin, sha256=refs.sha256)}
@@ -223,7 +239,7 @@ def score(
         subtasks=subtask_metrics, families=family_metrics, inputs=inputs, ignored_predictions=ignored,
         provenance=provenance(command or f"compbench.score({str(predictions)!r})"),
     )
-    return ScoreReport(results=results, examples=examples)
+    return ScoreReport(results=results, examples=examples, judged=judged)
 
 
 def _efficiency_of(method: str, base_model: str) -> Efficiency | None:
@@ -261,4 +277,8 @@ def write_report(report: ScoreReport, out: str | Path | None = None, per_example
             results = results.model_copy(update={"per_example": relative.as_posix()})
             report.results = results
     if out is not None:
+        if report.judged is not None:
+            from compbench.judging import results_verdicts_path, write_verdicts
+
+            write_verdicts(report.judged.verdicts, results_verdicts_path(out))
         write_json(out, results.model_dump(mode="json"))

@@ -59,6 +59,8 @@ CHECKS = {
     "--cache-dir": lambda o: isinstance(o.type, click.Path),
     "--base-model": lambda o: not o.is_flag,
     "--max-new-tokens": _int_range_from_1,
+    "--judge-endpoint": lambda o: o.metavar == "URL",
+    "--judge-model": lambda o: o.metavar == "NAME",
 }
 
 

@@ -6,8 +6,17 @@ import json
 
 import click
 
+from compbench.cli.cmd_judge import judge_settings
 from compbench.cli.common import command_line, handle_errors
-from compbench.cli.options import data_option, json_option, split_option, subtask_option
+from compbench.cli.options import (
+    cache_dir_option,
+    data_option,
+    json_option,
+    judge_options,
+    progress_option,
+    split_option,
+    subtask_option,
+)
 from compbench.metrics.tokenizers import TOKENIZERS
 from compbench.scoring import MULTI_REF_MODES
 
@@ -33,9 +42,13 @@ from compbench.scoring import MULTI_REF_MODES
 @click.option("--base-model", default=None, help="Base model to record in the results.")
 @click.option("--workers", default=None, type=int, help="Scoring processes (default: available cores).")
 @json_option("Print the results document on stdout instead of a table.")
+@judge_options(required=False)
+@cache_dir_option()
+@progress_option()
 @handle_errors
 def score(predictions, data, references, subtasks, split, tokenizer, multi_ref, seed, bootstrap, out, per_example,
-          allow_missing, method, base_model, workers, as_json) -> None:
+          allow_missing, method, base_model, workers, as_json, judge_endpoint, judge_model, judge_concurrency,
+          judge_timeout, judge_max_retries, cache_dir, no_progress) -> None:
     """Score PREDICTIONS (JSON Lines or Parquet with id, prediction) with the benchmark's metrics."""
     from compbench.report import render_results
     from compbench.scoring import score as run_score
@@ -43,7 +56,9 @@ def score(predictions, data, references, subtasks, split, tokenizer, multi_ref, 
     report = run_score(predictions, data=data, references=references, subtasks=list(subtasks) or None, split=split,
                        tokenizer=tokenizer, seed=seed, bootstrap=bootstrap, multi_ref=multi_ref,
                        allow_missing=allow_missing, workers=workers, method=method, base_model=base_model,
-                       command=command_line())
+                       command=command_line(),
+                       judge=judge_settings(judge_endpoint, judge_model, judge_concurrency, judge_timeout,
+                                            judge_max_retries, cache_dir, no_progress))
     report.write(out=out, per_example=per_example)
     if as_json:
         click.echo(json.dumps(report.results.model_dump(mode="json"), indent=2, ensure_ascii=False))

@@ -36,6 +36,8 @@ CONVENTIONS: dict[str, str] = {
     "--cache-dir": "compbench's cache directory",
     "--base-model": "a base model: Hub id or local directory (or a named architecture for efficiency)",
     "--max-new-tokens": "maximum generated tokens per output",
+    "--judge-endpoint": "the LLM judge's OpenAI-compatible server (base URL)",
+    "--judge-model": "the model name the judge's server serves",
 }
 #: Names that must not come back: each was once used for something that now has a conventional name.
 RETIRED: dict[str, str] = {"--output": "--out", "-o": "--out", "--release": "--data (or --name in build)",
@@ -103,3 +105,28 @@ def cache_dir_option() -> Decorator:
 def max_new_tokens_option(default: int | None, help: str = "Maximum generated tokens per output.") -> Decorator:
     return click.option("--max-new-tokens", type=click.IntRange(min=1), default=default,
                         show_default=default is not None, help=help)
+
+
+def judge_options(required: bool) -> Decorator:
+    """The LLM judge's endpoint, model, concurrency, timeout and retries (``judge``, ``score``)."""
+    more = "" if required else " Judging is off without it."
+    options = [
+        click.option("--judge-endpoint", required=required, default=None, metavar="URL",
+                     help="Base URL of an OpenAI-compatible server (e.g. vLLM: http://127.0.0.1:8000/v1); the API "
+                          "key comes from $COMPBENCH_JUDGE_API_KEY, else $OPENAI_API_KEY." + more),
+        click.option("--judge-model", required=required, default=None, metavar="NAME",
+                     help="Judge model name as the server serves it (the paper: Llama 3.1 70B Instruct)."),
+        click.option("--judge-concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+                     help="Judge requests in flight at once."),
+        click.option("--judge-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+                     show_default=True, help="Seconds per judge request try."),
+        click.option("--judge-max-retries", type=click.IntRange(min=0), default=4, show_default=True,
+                     help="Retries per judge request (timeouts, connection errors, 429, 5xx), with backoff."),
+    ]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
