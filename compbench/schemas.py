@@ -116,9 +116,14 @@ class ReleaseManifest(_Strict):
 MANIFEST_NAME = "manifest.json"
 
 
-def split_file_path(config_name: str, split: str) -> str:
-    """Where a sub-task's split lives inside a release directory (and a Hub dataset repo)."""
-    return f"data/{config_name}/{split}.parquet"
+def split_file_path(config_name: str, split: str, shard: int = 0, shards: int = 1) -> str:
+    """Where shard ``shard`` of ``shards`` of a sub-task's split is written, in a release directory and in its Hub
+    dataset repository alike: ``data/<config>/<split>-0000K-of-0000N.parquet``.
+
+    Readers go by the manifest's file list (which also covers releases written before shards, as
+    ``data/<config>/<split>.parquet``), never by this name.
+    """
+    return f"data/{config_name}/{split}-{shard:05d}-of-{shards:05d}.parquet"
 
 
 # ------------------------------------------------------------------------------------------ predictions
