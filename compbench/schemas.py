@@ -290,3 +290,30 @@ class BundleManifest(_Strict):
 
 
 BUNDLE_MANIFEST_NAME = "bundle.json"
+
+
+# ------------------------------------------------------------------------------------------ results entries
+ENTRY_SCHEMA_VERSION = "1.0"
+RESULTS_NAME = "results.json"
+EXAMPLES_NAME = "results.examples.parquet"
+PREDICTIONS_NAME = "predictions.jsonl"
+ENTRY_METADATA_NAME = "metadata.json"
+#: The files of one submitted result, in a results repository and in a leaderboard store alike.
+ENTRY_FILES: tuple[str, ...] = (RESULTS_NAME, EXAMPLES_NAME, PREDICTIONS_NAME)
+
+
+class EntryMetadata(_Strict):
+    """``metadata.json`` of a results entry: what the entry is (copied from its results document, so a store can
+    be listed and grouped without parsing every results file) and the sha256 of each of its files."""
+
+    schema_version: str = ENTRY_SCHEMA_VERSION
+    entry: str  # the entry's directory name
+    method: str | None = None
+    base_model: str | None = None
+    release: str
+    release_hash: str
+    split: str
+    tokenizer: TokenizerName
+    multi_ref: MultiRefMode
+    compbench_version: str
+    files: dict[str, str]  # file name in the entry directory -> sha256

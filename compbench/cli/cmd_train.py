@@ -20,7 +20,7 @@ def _common(default_lr: float, default_examples: int | None) -> Callable[[Callab
         options = [
             click.option("--base-model", required=True, help="Local model directory or Hub id (safetensors)."),
             click.option("--revision", default=None, help="Hub revision of the base model."),
-            data_option(required=True, help="Built release directory (data/<config>/<split>.parquet)."),
+            data_option(required=True),
             out_option("Bundle directory to write (must not exist yet, or be empty).", required=True),
             click.option("--split", default="train", show_default=True),
             click.option("--examples", type=int, default=default_examples, show_default=True,

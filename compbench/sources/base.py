@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import InputError
+from compbench.hub_access import hub_access
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
@@ -108,8 +109,10 @@ def iter_hub_rows(location: HubLocation, split: str) -> Iterator[tuple[int, dict
     """Yield ``(row_number, row)`` of one split read from the Hub with ``datasets`` at the pinned revision."""
     import datasets  # heavy import, only when a build reads the Hub
 
-    dataset = datasets.load_dataset(location.builder, data_files={split: location.url(split)}, split=split,
-                                    **dict(location.builder_options))
+    with hub_access(f"dataset {hub_label(location, split)}", "use --sources-dir DIR with the original files",
+                    online_only=True):
+        dataset = datasets.load_dataset(location.builder, data_files={split: location.url(split)}, split=split,
+                                        **dict(location.builder_options))
     yield from enumerate(dataset, start=1)
 
 

@@ -470,6 +470,8 @@ def point_clients_at(endpoint: str, home, monkeypatch) -> None:
         "HF_HUB_DISABLE_TELEMETRY": True,
         "HF_HUB_DISABLE_XET": True,
         "HF_HUB_DISABLE_UPDATE_CHECK": True,
+        "HF_HUB_ETAG_TIMEOUT": 5,  # loopback answers at once: a stuck request fails fast instead of hanging
+        "HF_HUB_DOWNLOAD_TIMEOUT": 5,
     }.items():
         monkeypatch.setattr(hub_constants, name, value)
     datasets_cache = env["HF_DATASETS_CACHE"]
@@ -487,3 +489,7 @@ def point_clients_at(endpoint: str, home, monkeypatch) -> None:
     }.items():
         monkeypatch.setattr(datasets.config, name, value)
     HfFileSystem.clear_instance_cache()  # instances remember their endpoint and directory listings
+
+
+#: The token the stand-in accepts; tests assert it never appears in any output, log or written file.
+TOKEN = "hf_StandInSecret7c1d9e0b4a2f"
