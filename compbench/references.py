@@ -117,8 +117,9 @@ def read_manifest(release: Path) -> ReleaseManifest:
     try:
         return ReleaseManifest.model_validate_json(text)
     except ValidationError as exc:
-        raise InputError(f"not a valid release manifest: {exc.errors()[0]['msg']} at "
-                         f"{'.'.join(map(str, exc.errors()[0]['loc']))}", path) from None
+        error = exc.errors()[0]
+        where = f" at {'.'.join(map(str, error['loc']))}" if error["loc"] else ""
+        raise InputError(f"not a valid release manifest: {error['msg']}{where}", path) from None
 
 
 def release_files(release: Path, split: str | None = None, subtasks: Sequence[str] | None = None,
