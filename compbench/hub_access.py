@@ -3,7 +3,7 @@
 Every capability that downloads or uploads wraps the call in :func:`hub_access`, naming what it tried to
 reach and the local option that avoids the Hub. Offline (no network, or ``HF_HUB_OFFLINE=1``), a missing
 repository or revision, a refused token: each becomes a :class:`HubUnreachable` (a ``ConfigError``), never a
-traceback.
+traceback. :func:`parse_hub_id` reads the ``ORG/NAME[@REVISION]`` ids that ``--data`` and ``--repo-id`` take.
 """
 
 from __future__ import annotations

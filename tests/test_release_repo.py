@@ -162,6 +162,9 @@ def test_an_older_layout_is_rewritten_and_renamed(tmp_path):
     (lambda root, m: (root / m.files[0].path).write_bytes(b"changed"), "sha256 differs from the manifest"),
     (lambda root, m: (root / "manifest.json").write_text("{"), "not a valid release manifest: Invalid JSON"),
     (lambda root, m: (root / m.files[0].path).unlink(), "file listed in the manifest is missing"),
+    (lambda root, m: (root / "manifest.json").write_text(m.model_copy(update={"files": [
+        m.files[0].model_copy(update={"path": "../outside.parquet"})]}).model_dump_json()),
+     "manifest path '../outside.parquet' leaves the release directory"),
 ])
 def test_a_damaged_release_is_refused_and_nothing_is_written(tmp_path, damage, message):
     root = write_release(tmp_path / "release", [row("sum+tr-es", "d1", "el gato")])

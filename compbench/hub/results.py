@@ -190,7 +190,7 @@ def pull_results(repo_id: str, out: str | Path, *, revision: str | None = None) 
     if store.exists() and not store.is_dir():
         raise InputError("the store must be a directory", store)
     with hub_access(f"dataset repository {hub_id.repo_id}" + (f"@{revision}" if revision else ""),
-                    "read a local store instead", online_only=True):
+                    f"the entries already in {store} stay usable", online_only=True):
         snapshot = Path(snapshot_download(hub_id.repo_id, repo_type="dataset", revision=revision,
                                           allow_patterns=[f"{ENTRIES_DIR}/*/*"]))
     found = sorted(p for p in (snapshot / ENTRIES_DIR).glob("*") if p.is_dir())
