@@ -24,6 +24,9 @@ def echo_report(report) -> None:
         click.echo(f"dry run: would upload to {where}, in one commit:")
         click.echo(format_upload(report))
         return
+    if report.unchanged:
+        click.echo(f"nothing to push: {where} already holds these files at commit {report.commit}")
+        return
     click.echo(f"{'created and pushed' if report.created else 'pushed'} to {where}: commit {report.commit}")
     click.echo(format_upload(report))
     if report.url:

@@ -4,7 +4,7 @@ The repository is created if it does not exist (private if asked; an existing pu
 when ``--private`` was asked for), the branch is created from ``main`` if missing, and every file goes into **one**
 commit whose parent is the branch head read just before (a concurrent change makes it fail instead of mixing). The
 token is whatever ``huggingface_hub`` finds (``HF_TOKEN``, or the file ``hf auth login`` wrote); compbench only
-checks that there is one and never reads, prints, logs or writes it.
+checks that there is one, and never prints, logs or writes it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class CommitReport:
     commit: str | None = None  # commit id on the Hub (the branch head when nothing changed)
     url: str | None = None
     deleted: list[str] = field(default_factory=list)
+    unchanged: bool = False  # the branch already held exactly these files: no commit was made
 
     @property
     def total_bytes(self) -> int:
@@ -109,7 +110,7 @@ def commit_files(hub_id: HubId, branch: str, files: list[UploadFile], *, message
         operations += [CommitOperationDelete(path_in_repo=path) for path in report.deleted]
         info = api.create_commit(hub_id.repo_id, operations, commit_message=message, repo_type="dataset",
                                  revision=branch, parent_commit=parent)
-        report.commit, report.url = info.oid, info.commit_url
+        report.commit, report.url, report.unchanged = info.oid, info.commit_url, info.oid == parent
         if tag is not None:
             api.create_tag(hub_id.repo_id, tag=tag, tag_message=message, revision=info.oid, repo_type="dataset")
     return report
