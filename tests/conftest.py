@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub_standin import TOKEN, HubStandin, point_clients_at
+from tests.support.hub_standin import TOKEN, HubStandin, isolate_hf_home, point_clients_at
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +17,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """No test reads or writes the user's cache: generations, conversions and downloads go to a temp dir."""
     monkeypatch.setenv("COMPBENCH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "compbench-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "1"))
+    isolate_hf_home(tmp_path_factory.getbasetemp() / "hf-home", monkeypatch)  # nor the Hugging Face caches or token
 
 
 @pytest.fixture

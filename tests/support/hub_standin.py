@@ -18,9 +18,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -434,39 +436,55 @@ class _Handler(BaseHTTPRequestHandler):
         raise _Reply(200, content, headers)
 
 
-def point_clients_at(endpoint: str, home, monkeypatch) -> None:
-    """Make ``huggingface_hub`` and ``datasets`` in this process talk to ``endpoint`` with caches under ``home``.
+def isolate_hf_home(home, monkeypatch) -> None:
+    """``HF_HOME``, every Hugging Face cache and the token file under ``home``, and no ``HF_TOKEN``: in the
+    environment (read by subprocesses and by a first import) and in the constants ``huggingface_hub`` and
+    ``datasets`` already read at import, when they are imported."""
+    home = str(home)
+    env = {"HF_HOME": home, "HF_HUB_CACHE": f"{home}/hub", "HF_DATASETS_CACHE": f"{home}/datasets",
+           "HF_TOKEN_PATH": f"{home}/token", "HF_XET_CACHE": f"{home}/xet", "HF_ASSETS_CACHE": f"{home}/assets"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    if "huggingface_hub.constants" in sys.modules:
+        hub_constants = sys.modules["huggingface_hub.constants"]
+        for name, value in {"HF_HOME": home, "HF_HUB_CACHE": env["HF_HUB_CACHE"],
+                            "HUGGINGFACE_HUB_CACHE": env["HF_HUB_CACHE"], "HF_ASSETS_CACHE": env["HF_ASSETS_CACHE"],
+                            "HF_XET_CACHE": env["HF_XET_CACHE"], "HF_TOKEN_PATH": env["HF_TOKEN_PATH"],
+                            "HF_STORED_TOKENS_PATH": f"{home}/stored_tokens"}.items():
+            monkeypatch.setattr(hub_constants, name, value)
+    if "datasets.config" in sys.modules:
+        config = sys.modules["datasets.config"]
+        cache = Path(env["HF_DATASETS_CACHE"])
+        for name, value in {"HF_CACHE_HOME": home, "HF_DATASETS_CACHE": cache,
+                            "DOWNLOADED_DATASETS_PATH": cache / "downloads",
+                            "EXTRACTED_DATASETS_PATH": cache / "downloads" / "extracted",
+                            "HF_MODULES_CACHE": Path(home) / "modules"}.items():
+            monkeypatch.setattr(config, name, value)
 
-    Both libraries read ``HF_ENDPOINT``, ``HF_HOME``, the cache paths and the offline switch once, at import: the
-    environment is set for subprocesses and the already-imported constants are patched for this process.
+
+def point_clients_at(endpoint: str, home, monkeypatch) -> None:
+    """Make ``huggingface_hub`` and ``datasets`` in this process talk to ``endpoint``, online, with their caches
+    and token file under ``home`` (:func:`isolate_hf_home`).
+
+    Both libraries read ``HF_ENDPOINT`` and the offline switch once, at import: the environment is set for
+    subprocesses and the already-imported constants are patched for this process.
     """
     import datasets.config
     import huggingface_hub.constants as hub_constants
     from huggingface_hub import HfFileSystem
 
-    home = str(home)
-    env = {
-        "HF_ENDPOINT": endpoint, "HF_HOME": home, "HF_HUB_CACHE": f"{home}/hub", "HF_DATASETS_CACHE": f"{home}/datasets",
-        "HF_TOKEN_PATH": f"{home}/token", "HF_XET_CACHE": f"{home}/xet", "HF_HUB_OFFLINE": "0",
-        "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-    }
-    for name, value in env.items():
+    isolate_hf_home(home, monkeypatch)
+    for name, value in {"HF_ENDPOINT": endpoint, "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1",
+                        "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    host = urlsplit(endpoint).hostname
     for name, value in {
         "ENDPOINT": endpoint,
         "HUGGINGFACE_CO_URL_TEMPLATE": endpoint + "/{repo_id}/resolve/{revision}/{filename}",
-        "HF_URL_HOSTS": hub_constants.HF_URL_HOSTS | {host},
+        "HF_URL_HOSTS": hub_constants.HF_URL_HOSTS | {urlsplit(endpoint).hostname},
         "HF_HUB_OFFLINE": False,
-        "HF_HOME": home,
-        "HF_HUB_CACHE": env["HF_HUB_CACHE"],
-        "HUGGINGFACE_HUB_CACHE": env["HF_HUB_CACHE"],
-        "HF_ASSETS_CACHE": f"{home}/assets",
-        "HF_XET_CACHE": env["HF_XET_CACHE"],
-        "HF_TOKEN_PATH": env["HF_TOKEN_PATH"],
-        "HF_STORED_TOKENS_PATH": f"{home}/stored_tokens",
         "HF_HUB_DISABLE_TELEMETRY": True,
         "HF_HUB_DISABLE_XET": True,
         "HF_HUB_DISABLE_UPDATE_CHECK": True,
@@ -474,18 +492,11 @@ def point_clients_at(endpoint: str, home, monkeypatch) -> None:
         "HF_HUB_DOWNLOAD_TIMEOUT": 5,
     }.items():
         monkeypatch.setattr(hub_constants, name, value)
-    datasets_cache = env["HF_DATASETS_CACHE"]
     for name, value in {
         "HF_ENDPOINT": endpoint,
         "HUB_DATASETS_URL": endpoint + "/datasets/{repo_id}/resolve/{revision}/{path}",
         "HF_HUB_OFFLINE": False,
         "HF_DATASETS_OFFLINE": False,
-        "HF_CACHE_HOME": home,
-        "HF_DATASETS_CACHE": type(datasets.config.HF_DATASETS_CACHE)(datasets_cache),
-        "DOWNLOADED_DATASETS_PATH": type(datasets.config.DOWNLOADED_DATASETS_PATH)(f"{datasets_cache}/downloads"),
-        "EXTRACTED_DATASETS_PATH": type(datasets.config.EXTRACTED_DATASETS_PATH)(
-            f"{datasets_cache}/downloads/extracted"),
-        "HF_MODULES_CACHE": type(datasets.config.HF_MODULES_CACHE)(f"{home}/modules"),
     }.items():
         monkeypatch.setattr(datasets.config, name, value)
     HfFileSystem.clear_instance_cache()  # instances remember their endpoint and directory listings
