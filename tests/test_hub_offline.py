@@ -93,7 +93,7 @@ def test_reason_finds_a_refused_connection_under_library_errors(monkeypatch):
         except ConnectionRefusedError as cause:
             raise LocalEntryNotFoundError("cannot find the requested files in the disk cache") from cause
     except LocalEntryNotFoundError as exc:
-        assert _reason(exc) == "no connection"
-    expected = r"^cannot reach the Hugging Face Hub for x \(no connection\); y$"
+        assert _reason(exc).startswith("no connection")
+    expected = r"^cannot reach the Hugging Face Hub for x \(no connection[^)]*\); y$"
     with pytest.raises(HubUnreachable, match=expected), hub_access("x", "y"):
         raise ConnectionRefusedError("refused")
