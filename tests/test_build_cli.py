@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from compbench.cli import main
 from compbench.cli.cmd_build import parse_translator
 from compbench.errors import ConfigError
-from compbench.schemas import ReleaseManifest
+from compbench.schemas import ReleaseManifest, split_file_path
 from tests.support.fake_generators import FIXTURE_SOURCES, tree_bytes
 
 
@@ -117,7 +117,7 @@ def test_build_end_to_end_with_tiny_models(tmp_path, tiny_models, backend, monke
     assert generated_rows["sum+tr-es"] + manifest.failures["tr-es"] == 3 * 2
     assert (generated_rows["tone-professional"] + generated_rows["sum+tone-professional+tr-de"]
             + manifest.failures["tone-professional"] + manifest.failures["tr-de (step 2)"]) == 5 + 3 * 2
-    three_way = pq.read_table(tmp_path / "out" / "data/sum_tone_professional_tr_de/test.parquet").to_pylist()
+    three_way = pq.read_table(tmp_path / "out" / split_file_path("sum_tone_professional_tr_de", "test")).to_pylist()
     for row in three_way:
         assert [s["task"] for s in row["chain"]] == ["sum", "tone-professional", "tr-de"]
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from compbench import __version__
-from compbench.cli import cmd_adapters, cmd_build, cmd_efficiency, cmd_judge, cmd_score, cmd_tasks, cmd_train
+from compbench.cli import (
+    cmd_adapters,
+    cmd_build,
+    cmd_efficiency,
+    cmd_judge,
+    cmd_release,
+    cmd_results,
+    cmd_score,
+    cmd_tasks,
+    cmd_train,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +32,7 @@ main.add_command(cmd_judge.judge)
 main.add_command(cmd_efficiency.efficiency_command)
 main.add_command(cmd_adapters.adapters)
 main.add_command(cmd_train.train)
+main.add_command(cmd_release.release)
+main.add_command(cmd_release.push)
+main.add_command(cmd_results.push_results)
+main.add_command(cmd_results.pull_results)
