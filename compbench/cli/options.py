@@ -36,6 +36,7 @@ CONVENTIONS: dict[str, str] = {
     "--cache-dir": "compbench's cache directory",
     "--base-model": "a base model: Hub id or local directory (or a named architecture for efficiency)",
     "--max-new-tokens": "maximum generated tokens per output",
+    "--store": "a leaderboard store directory",
 }
 #: Names that must not come back: each was once used for something that now has a conventional name.
 RETIRED: dict[str, str] = {"--output": "--out", "-o": "--out", "--release": "--data (or --name in build)",
@@ -103,3 +104,8 @@ def cache_dir_option() -> Decorator:
 def max_new_tokens_option(default: int | None, help: str = "Maximum generated tokens per output.") -> Decorator:
     return click.option("--max-new-tokens", type=click.IntRange(min=1), default=default,
                         show_default=default is not None, help=help)
+
+
+def store_option() -> Decorator:
+    return click.option("--store", default="leaderboard", show_default=True, type=click.Path(file_okay=False),
+                        help="Leaderboard store directory (store.json + entries/).")
