@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 from importlib import resources
@@ -229,7 +230,8 @@ def page_html(document: dict[str, Any], figures: list[tuple[str, str, str, str]]
                    ((slug, next(g["title"] for g in document["groups"] if g["id"] == slug), tables)
                     for slug, tables in groups)]
     values = {
-        "CSP": html_escape(csp), "STYLE": style, "SCRIPT": script, "PAYLOAD": script_json(document),
+        "CSP": html.escape(csp, quote=False),  # in a double-quoted attribute: its single quotes stay as they are
+        "STYLE": style, "SCRIPT": script, "PAYLOAD": script_json(document),
         "VERSION": html_escape(__version__),
         "FIGURES": "\n".join(_figure_html(*f) for f in figures),
         "PAPER_FIGURE": paper_svg,

@@ -26,7 +26,8 @@ from compbench.leaderboard.table import (
 )
 
 _SPACE = re.compile(r"\s+")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~&$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~$])")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _LATEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
           "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "<": r"\textless{}",
           ">": r"\textgreater{}", "|": r"\textbar{}", "†": r"$^\dagger$", "≈": r"$\approx$"}
@@ -38,8 +39,10 @@ def _one_line(text: str) -> str:
 
 
 def md_escape(text: str) -> str:
-    """Plain text for a Markdown table cell or paragraph: one line, punctuation backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", _one_line(text))
+    """Plain text for a Markdown table cell or paragraph: one line, ``& < >`` as entities (no raw HTML can
+    form), the other punctuation Markdown acts on backslash-escaped."""
+    text = re.sub("[&<>]", lambda m: _MD_ENTITIES[m.group()], _one_line(text))
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def latex_escape(text: str) -> str:

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from compbench import __version__
-from compbench.leaderboard.store import EXAMPLES_NAME, METADATA_NAME, PREDICTIONS_NAME, RESULTS_NAME
+from compbench.leaderboard.store import (
+    EXAMPLES_NAME,
+    METADATA_NAME,
+    PREDICTIONS_NAME,
+    RESULTS_NAME,
+    architecture_of,
+)
+from compbench.schemas import Efficiency
 from compbench.scoring import score
 from compbench.tasks import MAIN_SUBTASKS, REGISTRY
 from tests.support.release_factory import row, write_jsonl, write_release
@@ -60,8 +67,11 @@ def write_results_dir(out: Path, release: Path, rows: list[dict], method: str, b
     """What an evaluation run writes (predictions, results, per-example scores) plus ``metadata.json``."""
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / PREDICTIONS_NAME, predictions(rows, right, subtasks))
+    # A base model compbench does not know gets a declared efficiency (no lookup of its config).
+    declared = None if architecture_of(base_model) else Efficiency(inference_passes=1, additional_params=7,
+                                                                   additional_bytes=14)
     report = score(out / PREDICTIONS_NAME, data=str(release), method=method, base_model=base_model,
-                   bootstrap=bootstrap, workers=1)
+                   bootstrap=bootstrap, workers=1, efficiency=declared)
     report.write(out=out / RESULTS_NAME)
     assert (out / EXAMPLES_NAME).is_file()
     (out / METADATA_NAME).write_text(json.dumps(metadata(method, base_model, **meta), indent=2) + "\n")
