@@ -33,9 +33,12 @@ def run(env, cwd, *args):
 def test_wheel_contains_the_packages_and_no_tests(installed):
     wheel, _, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
-    for package in ("compbench/", "builders/", "leaderboard/", "data_cards/"):
+    for package in ("compbench/", "builders/", "data_cards/"):
         assert any(n.startswith(package) for n in names), package
-    assert not any(n.startswith("tests/") for n in names)
+    for data in ("compbench/leaderboard/paper_reference.json", "compbench/leaderboard/assets/page.html",
+                 "compbench/leaderboard/assets/leaderboard.js", "compbench/leaderboard/assets/leaderboard.css"):
+        assert data in names, data
+    assert not any(n.startswith(("tests/", "leaderboard/")) for n in names)  # the entry store is data, not code
 
 
 def test_wheel_runs_tasks_and_score_outside_the_checkout(installed):
@@ -54,3 +57,12 @@ def test_wheel_runs_tasks_and_score_outside_the_checkout(installed):
     assert result.returncode == 0, result.stderr
     doc = json.loads(out.read_text())
     assert doc["subtasks"]["sum+tr-es"]["n"] == 3
+
+
+def test_wheel_builds_the_leaderboard_outside_the_checkout(installed):
+    _, _, env, tmp = installed
+    result = run(env, tmp, "leaderboard", "build", "--store", str(tmp / "store"), "--out", str(tmp / "board"))
+    assert result.returncode == 0, result.stderr
+    table = (tmp / "board" / "tables" / "paper" / "paper-table2.md").read_text()
+    assert "| Learnable Calibration++ | 28.64 | 65.15 |" in table
+    assert "leaderboard-data" in (tmp / "board" / "index.html").read_text()
