@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from compbench.compare import KEY_COLUMNS
-from compbench.errors import InputError
-from compbench.leaderboard.store import EXAMPLES_NAME, Entry
+from compbench.leaderboard.store import Entry
 from compbench.metrics.bootstrap import (
     bootstrap_means,
     family_bootstrap,
@@ -31,6 +31,7 @@ from compbench.metrics.bootstrap import (
 from compbench.tasks import REGISTRY
 
 CONFIDENCE = 0.95
+MAIN_METRICS = sorted({t.metric for t in REGISTRY.values()})
 
 
 @dataclass(frozen=True)
@@ -79,19 +80,16 @@ class Bootstrap:
 
     def units(self, entry: Entry) -> dict[str, UnitStats]:
         if entry.id not in self._units:
-            examples = entry.examples()
-            missing = [c for c in (*KEY_COLUMNS, "rougeL", "weighted_rouge") if c not in examples.columns]
-            if missing:
-                raise InputError(f"per-example scores lack {', '.join(missing)}", entry.path / EXAMPLES_NAME)
+            examples = entry.examples(columns=[*KEY_COLUMNS, *MAIN_METRICS])
             stats = {}
             for subtask, rows in examples.groupby("subtask", sort=True):
                 rows = rows.sort_values(KEY_COLUMNS, kind="stable")
                 values = rows[REGISTRY[subtask].metric].to_numpy(dtype=np.float64)
-                keys = "\n".join("\x1f".join(map(str, k)) for k in rows[KEY_COLUMNS].itertuples(index=False))
+                keys = pd.util.hash_pandas_object(rows[KEY_COLUMNS], index=False).to_numpy()
                 stats[subtask] = UnitStats(
                     mean=100 * float(values.mean()),
                     distribution=100 * bootstrap_means(values, self._indices_for(subtask, len(values))),
-                    examples=hashlib.sha256(keys.encode("utf-8")).hexdigest())
+                    examples=hashlib.sha256(keys.tobytes()).hexdigest())
             self._units[entry.id] = stats
         return self._units[entry.id]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -186,13 +186,12 @@ class SettingsKey:
 
 @dataclass
 class Entry:
-    """One accepted entry: its directory, metadata and results; per-example scores load on first use."""
+    """One accepted entry: its directory, metadata and results; per-example scores are read on demand."""
 
     id: str
     path: Path
     metadata: EntryMetadata
     results: Results
-    _examples: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def method(self) -> str:
@@ -207,14 +206,13 @@ class Entry:
         r = self.results
         return SettingsKey(r.benchmark.release_hash, r.benchmark.split, r.scoring.tokenizer, r.scoring.multi_ref)
 
-    def examples(self) -> pd.DataFrame:
-        if self._examples is None:
-            path = self.path / EXAMPLES_NAME
-            try:
-                self._examples = pq.read_table(path).to_pandas()
-            except Exception as exc:  # pyarrow raises several types for unreadable files
-                raise InputError(f"not a readable Parquet file ({exc})", path) from None
-        return self._examples
+    def examples(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The per-example scores (only ``columns``, when given), read on every call."""
+        path = self.path / EXAMPLES_NAME
+        try:
+            return pq.read_table(path, columns=columns).to_pandas()
+        except Exception as exc:  # pyarrow raises several types for unreadable files and missing columns
+            raise InputError(f"not a readable per-example Parquet file ({exc})", path) from None
 
 
 @dataclass
