@@ -305,3 +305,12 @@ def test_empty_store_builds_the_paper_tables(tmp_path):
     assert report.entries == 0 and report.groups == []
     assert (tmp_path / "site" / "tables" / "paper" / "paper-table2.md").is_file()
     assert not (tmp_path / "nothing-here").exists()  # reading a store writes nothing into it
+
+
+def test_names_from_results_never_make_paths():
+    from compbench.leaderboard.store import SettingsKey, model_slug
+
+    slug = SettingsKey("../../etc/passwd", "../test", "unicode", "each").slug
+    assert "/" not in slug and not slug.startswith(".") and slug.startswith("e")  # hex digits of the hash only
+    assert model_slug("a/b") != model_slug("a-b") and "/" not in model_slug("../../x")
+    assert model_slug(QWEN) == QWEN

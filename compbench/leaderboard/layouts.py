@@ -15,7 +15,7 @@ from functools import cached_property
 from compbench.efficiency import BYTES_PER_PARAM_16BIT, method_efficiency
 from compbench.leaderboard.paper import JUDGE, PAPER_STATUS, PaperTable, paper_reference
 from compbench.leaderboard.stats import Bootstrap, Score, leader_of, mean_of, tied
-from compbench.leaderboard.store import Entry, SettingsKey, Store, architecture_of, model_order
+from compbench.leaderboard.store import Entry, SettingsKey, Store, architecture_of, model_order, model_slug
 from compbench.leaderboard.table import Cell, Column, Row, Table
 from compbench.methods import BLOCK_TITLES, METHODS, MethodSpec
 from compbench.schemas import METRIC_LABELS
@@ -262,23 +262,19 @@ def group_tables(group: Group) -> list[Table]:
                     _notes(group, models, "languages"), dict(BLOCK_TITLES)),
     ]
     for model in models:
-        tables.append(score_table(f"model-{_slug(model)}", f"Base model {model}", group, all_rows,
+        tables.append(score_table(f"model-{model_slug(model)}", f"Base model {model}", group, all_rows,
                                   MAIN_TARGETS + THREE_WAY_TARGETS + OOD_TARGETS[1:], [model],
                                   _notes(group, [model]), dict(BLOCK_TITLES)))
     for family in (*MAIN_FAMILIES, THREE_WAY_FAMILY):
         targets = [Target(t.id, FAMILY_TITLES[family]) for t in tasks_in_family(family)]
         tables.append(score_table(
-            f"subtasks-{_slug(family)}", f"{FAMILY_TITLES[family]} per sub-task", group, all_rows, targets,
+            f"subtasks-{family.replace('+', '-')}", f"{FAMILY_TITLES[family]} per sub-task", group, all_rows, targets,
             models, _notes(group, models, "nothing else (one sub-task per column)"), dict(BLOCK_TITLES),
             column_title=lambda t: f"{subtask_title(t.id)} {METRIC_LABELS[t.metric]}"))
     tables = [t for t in tables if t.rows]
     tables.extend(difference_tables(tables, models))
     tables.append(entries_table(group))
     return tables
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "-" for c in text.lower()).strip(".-")
 
 
 # ----------------------------------------------------------------------------------------- the paper

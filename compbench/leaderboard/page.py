@@ -209,14 +209,16 @@ def _figure_html(group: str, model: str, measure: str, svg: str) -> str:
             f'data-measure="{html_escape(measure)}" hidden>\n{svg}\n</figure>')
 
 
-def _section(title: str, tables: list[Table], links: dict[str, str]) -> str:
+def _section(source: str, title: str, tables: list[Table], links: dict[str, str]) -> str:
     parts = [f"<h3>{html_escape(title)}</h3>"]
     for table in tables:
+        parts.append(f'<div class="table-block" id="{html_escape(source)}--{html_escape(table.id)}">')
         parts.append(to_html(table))
         base = links.get(table.id)
         if base:
             parts.append('<p class="files">' + " ".join(
                 f'<a href="{html_escape(base)}.{ext}">{ext}</a>' for ext in ("md", "csv", "tex")) + "</p>")
+        parts.append("</div>")
     return "\n".join(parts)
 
 
@@ -226,7 +228,7 @@ def page_html(document: dict[str, Any], figures: list[tuple[str, str, str, str]]
     style, script = _asset("leaderboard.css"), _asset("leaderboard.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
-    tables_html = [_section(f"Entries: {title}", tables, links.get(slug, {})) for slug, title, tables in
+    tables_html = [_section(slug, f"Entries: {title}", tables, links.get(slug, {})) for slug, title, tables in
                    ((slug, next(g["title"] for g in document["groups"] if g["id"] == slug), tables)
                     for slug, tables in groups)]
     values = {
@@ -235,7 +237,7 @@ def page_html(document: dict[str, Any], figures: list[tuple[str, str, str, str]]
         "VERSION": html_escape(__version__),
         "FIGURES": "\n".join(_figure_html(*f) for f in figures),
         "PAPER_FIGURE": paper_svg,
-        "PAPER_TABLES": _section("Tables", paper, links.get("paper", {})),
+        "PAPER_TABLES": _section("paper", "Tables", paper, links.get("paper", {})),
         "GROUP_TABLES": "\n".join(tables_html) or "<p>No entries yet.</p>",
     }
     return re.sub(r"@@([A-Z_]+)@@", lambda m: values[m.group(1)], _asset("page.html"))

@@ -240,7 +240,7 @@ def _html_cell(column: Column, cell: Cell) -> str:
 def to_html(table: Table) -> str:
     """A ``<table>`` fragment (two header rows when columns have spans), notes in a list below it."""
     n = len(table.columns) + 1
-    lines = [f'<table class="lb-table" id="table-{html_escape(table.id)}">',
+    lines = ['<table class="lb-table">',
              f"<caption>{html_escape(table.title)}</caption>", "<thead>"]
     spans = _spans(table.columns)
     if any(span for span, _ in spans):

@@ -152,6 +152,15 @@ def architecture_of(base_model: str) -> Architecture | None:
     return next((ARCHITECTURES[n] for n, hub_id in HUB_IDS.items() if hub_id.lower() == hub), None)
 
 
+def model_slug(model: str) -> str:
+    """A file-name part for a base model: its name if compbench knows it, else a cleaned name plus a hash (two
+    different names never share a slug)."""
+    if model in ARCHITECTURES:
+        return model
+    cleaned = _ID_CHARS.sub("-", model.lower()).strip(".-")[:40] or "model"
+    return f"{cleaned}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
 def model_order(models: set[str]) -> list[str]:
     """Known architectures in the registry's order, then the rest alphabetically."""
     known = [m for m in ARCHITECTURES if m in models]
@@ -177,7 +186,10 @@ class SettingsKey:
 
     @property
     def slug(self) -> str:
-        return f"{self.release_hash[:12]}-{self.split}-{self.tokenizer}-{self.multi_ref}"
+        """A directory name for the group: only ``[a-z0-9.+_-]`` whatever the results hold."""
+        release = re.sub(r"[^0-9a-f]", "", self.release_hash.lower())[:12] or "unknown"
+        parts = (release, self.split, self.tokenizer, self.multi_ref)
+        return "-".join(_ID_CHARS.sub("_", p.lower()).strip(".") or "_" for p in parts)
 
     def describe(self) -> str:
         return (f"release sha256 {self.release_hash[:12]}, split {self.split}, tokenizer {self.tokenizer}, "

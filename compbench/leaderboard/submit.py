@@ -303,7 +303,12 @@ def _install(root: Path, private: Path, examples, new_id: str) -> Path:
         for child in stage.iterdir():
             os.chmod(child, 0o644)
         os.chmod(stage, 0o755)
-        os.rename(stage, target)
+        try:
+            os.rename(stage, target)
+        except OSError as exc:  # another submission of this entry won the race
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise InputError(f"duplicate: entry {new_id} exists", target) from None
+            raise
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         if created:
