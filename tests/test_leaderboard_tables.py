@@ -99,6 +99,7 @@ def test_table2_golden(built):
     assert "- Settings: release sha256 " in text and "tokenizer unicode, multi-ref each." in text
     assert f"- Averaged over base models ({LLAMA}, {QWEN}) and languages or tones." in text
     assert "†: partial" in text and "≈: tied with the leader" in text
+    assert "- LLM-J: judge-model (prompt a1), as the results report it (not recomputed, not ranked)." in text
 
 
 def test_family_average_over_models_and_subtasks_is_known(built):

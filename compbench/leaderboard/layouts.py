@@ -105,8 +105,10 @@ class Group:
     def score(self, method: str, target: Target, models: list[str]) -> Score:
         return self.boot.score([[(self.entry(method, m), s) for s in target.subtasks] for m in models])
 
-    def judge(self, method: str, target: Target, models: list[str]) -> Cell:
-        values, intervals = [], []
+    def judge(self, method: str, target: Target, models: list[str]) -> tuple[Cell, set[tuple[str, str]]]:
+        """The mean LLM-J score over ``models`` and the judges (model, prompt version) behind it. Partial when a
+        model lacks it, the family was judged on some sub-tasks only, or two judges would be mixed."""
+        values, intervals, judges = [], [], set()
         for m in models:
             entry = self.entry(method, m)
             metrics = None
@@ -117,10 +119,12 @@ class Group:
             complete = judge is not None and (target.id in REGISTRY or metrics.complete)
             values.append(judge.score if complete else None)
             intervals.append(judge.ci if complete else None)
+            if complete:
+                judges.add((judge.model, judge.prompt_version))
         score = mean_of(values)
         ci = intervals[0] if len(models) == 1 and intervals[0] is not None else None
-        return Cell(value=score.value, partial=score.partial and score.value is not None,
-                    ci=(ci.low, ci.high) if ci else None)
+        partial = (score.partial or len(judges) > 1) and score.value is not None
+        return Cell(value=score.value, partial=partial, ci=(ci.low, ci.high) if ci else None), judges
 
 
 def groups_of(store: Store) -> list[Group]:
@@ -165,6 +169,7 @@ def score_table(table_id: str, title: str, group: Group, methods: list[tuple[Met
     methods = [m for m in methods if group.covers(m[0].id, targets, models)]
     rows = [Row(spec.id, label, block) for spec, label, block in methods]
     columns: list[Column] = []
+    judges_used: set[tuple[str, str]] = set()
     for target in targets:
         main = target.main_column(column_title(target))
         scores = [group.score(row.key, target, models) for row in rows]
@@ -172,12 +177,16 @@ def score_table(table_id: str, title: str, group: Group, methods: list[tuple[Met
             row.cells[main.key] = _score_cell(score)
         columns.append(main)
         _mark(rows, main, scores)
-        judges = [group.judge(row.key, target, models) for row in rows]
-        if any(j.value is not None for j in judges):
+        judged = [group.judge(row.key, target, models) for row in rows]
+        if any(cell.value is not None for cell, _ in judged):
             judge = target.judge_column()
             columns.append(judge)
-            for row, cell in zip(rows, judges, strict=True):
+            for row, (cell, judges) in zip(rows, judged, strict=True):
                 row.cells[judge.key] = cell
+                judges_used |= judges
+    if judges_used:
+        notes = [*notes, "LLM-J: " + "; ".join(f"{m} (prompt {v})" for m, v in sorted(judges_used))
+                 + ", as the results report it (not recomputed, not ranked)."]
     return Table(table_id, title, "entries", columns, rows, notes, block_titles)
 
 

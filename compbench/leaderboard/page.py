@@ -109,14 +109,6 @@ def _subtask_json(entry: Entry) -> list[dict[str, Any]]:
     return rows
 
 
-def _judge(entry: Entry, target: Target) -> float | None:
-    metrics = (entry.results.subtasks.get(target.id) if target.id in REGISTRY
-               else entry.results.families.get(target.id))
-    if metrics is None or metrics.judge is None or (target.id not in REGISTRY and not metrics.complete):
-        return None
-    return metrics.judge.score
-
-
 def group_payload(group: Group) -> dict[str, Any]:
     targets = board_targets(group)
     order = list(METHODS)
@@ -136,7 +128,7 @@ def group_payload(group: Group) -> dict[str, Any]:
             "base_model": meta.base_model, "authors": meta.authors, "link": meta.link, "date": meta.date,
             "description": meta.description, "compbench_version": meta.compbench_version,
             "scores": {k: _score_json(v) for k, v in scores[e.id].items()},
-            "judge": {t.id: _judge(e, t) for t in targets},
+            "judge": {t.id: group.judge(e.method, t, [e.model])[0].value for t in targets},
             "efficiency": {k: c.value for k, c in cost.items()} | {"declared": cost["passes"].declared},
             "scoring": r.scoring.model_dump(mode="json"),
             "subtasks": _subtask_json(e),
