@@ -59,6 +59,7 @@ def test_wheel_runs_tasks_and_score_outside_the_checkout(installed):
     assert doc["subtasks"]["sum+tr-es"]["n"] == 3
 
 
+@pytest.mark.slow
 def test_wheel_builds_the_leaderboard_outside_the_checkout(installed):
     _, _, env, tmp = installed
     result = run(env, tmp, "leaderboard", "build", "--store", str(tmp / "store"), "--out", str(tmp / "board"))

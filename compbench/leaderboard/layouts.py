@@ -14,7 +14,7 @@ from functools import cached_property
 
 from compbench.efficiency import BYTES_PER_PARAM_16BIT, method_efficiency
 from compbench.leaderboard.paper import JUDGE, PAPER_STATUS, PaperTable, paper_reference
-from compbench.leaderboard.stats import Bootstrap, Score, leader_of, mean_of, tied
+from compbench.leaderboard.stats import Bootstrap, Score, leader_and_ties, mean_of
 from compbench.leaderboard.store import Entry, SettingsKey, Store, architecture_of, model_order, model_slug
 from compbench.leaderboard.table import Cell, Column, Row, Table
 from compbench.methods import BLOCK_TITLES, METHODS, MethodSpec
@@ -143,15 +143,10 @@ def _score_cell(score: Score) -> Cell:
 
 def _mark(rows: list[Row], column: Column, scores: list[Score]) -> None:
     """Bold the leader of a score column and mark what a paired bootstrap cannot separate from it."""
-    best = leader_of(scores)
-    if best is None:
-        return
-    for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
-        cell = row.cells[column.key]
-        if i == best:
-            row.cells[column.key] = Cell(cell.value, cell.ci, leader=True)
-        elif tied(score, scores[best]):
-            row.cells[column.key] = Cell(cell.value, cell.ci, tied=True)
+    best, ties = leader_and_ties(scores)
+    for i in [*([best] if best is not None else []), *ties]:
+        cell = rows[i].cells[column.key]
+        rows[i].cells[column.key] = Cell(cell.value, cell.ci, leader=i == best, tied=i != best)
 
 
 def _notes(group: Group, models: list[str], averaged: str = "languages or tones") -> list[str]:

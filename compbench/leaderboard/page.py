@@ -28,7 +28,7 @@ from compbench.leaderboard.layouts import (
 )
 from compbench.leaderboard.pareto import Point, to_svg
 from compbench.leaderboard.render import html_escape, to_html
-from compbench.leaderboard.stats import Score, leader_of, tied
+from compbench.leaderboard.stats import Score, leader_and_ties
 from compbench.leaderboard.store import Entry
 from compbench.leaderboard.table import Table
 from compbench.methods import BLOCK_TITLES, METHODS
@@ -82,14 +82,8 @@ def _entry_scores(group: Group, entry: Entry, targets: list[Target]) -> dict[str
 def _marks(entries: list[Entry], scores: dict[str, dict[str, Score]], columns: list[str]) -> dict[str, Any]:
     out = {}
     for column in columns:
-        column_scores = [scores[e.id][column] for e in entries]
-        best = leader_of(column_scores)
-        if best is None:
-            out[column] = {"leader": None, "tied": []}
-            continue
-        out[column] = {"leader": entries[best].id,
-                       "tied": [e.id for i, e in enumerate(entries)
-                                if i != best and tied(column_scores[i], column_scores[best])]}
+        best, ties = leader_and_ties([scores[e.id][column] for e in entries])
+        out[column] = {"leader": None if best is None else entries[best].id, "tied": [entries[i].id for i in ties]}
     return out
 
 

@@ -137,3 +137,11 @@ def mean_of(values: Sequence[float | None]) -> Score:
     if not present:
         return MISSING
     return Score(value=float(np.mean(present)), partial=len(present) < len(values))
+
+
+def leader_and_ties(scores: Sequence[Score]) -> tuple[int | None, list[int]]:
+    """The leader's position and the positions a paired bootstrap cannot separate from it."""
+    best = leader_of(scores)
+    if best is None:
+        return None, []
+    return best, [i for i, s in enumerate(scores) if i != best and tied(s, scores[best])]
