@@ -78,9 +78,7 @@
     var s = entry.scores[col.target];
     if (!s || s.value === null) { td.textContent = "–"; return td; }
     var mark = marks[col.target] || { leader: null, tied: [] };
-    var value = el(mark.leader === entry.id ? "strong" : "span", "value", fixed(s.value));
-    td.appendChild(value);
-    if (s.ci) { td.appendChild(el("span", "ci", " [" + fixed(s.ci[0]) + ", " + fixed(s.ci[1]) + "]")); }
+    td.appendChild(el(mark.leader === entry.id ? "strong" : "span", "value", fixed(s.value)));
     if (mark.leader === entry.id) { td.classList.add("leader"); }
     if (mark.tied.indexOf(entry.id) >= 0) {
       td.classList.add("tied");
@@ -90,6 +88,7 @@
       td.classList.add("partial");
       td.appendChild(el("span", "mark", " †"));
     }
+    if (s.ci) { td.appendChild(el("span", "ci", "[" + fixed(s.ci[0]) + ", " + fixed(s.ci[1]) + "]")); }
     return td;
   }
 
