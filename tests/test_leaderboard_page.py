@@ -165,12 +165,12 @@ def _drive(page, tmp_path: Path) -> None:
     # Sorting: a family column, descending then ascending.
     page.click('#board-table th[data-key="score:sum+tr"]')
     descending = _entries(page)
-    values = [float(v.split()[0]) for v in _column(page, "score:sum+tr")]
+    values = [float(re.match(r"[\d.]+", v).group()) for v in _column(page, "score:sum+tr")]
     assert values == sorted(values, reverse=True) and values[0] == 100.0
     page.click('#board-table th[data-key="score:sum+tr"]')
     ascending = _entries(page)
     assert ascending != descending and ascending[0].startswith("zero-shot__")
-    values = [float(v.split()[0]) for v in _column(page, "score:sum+tr")]
+    values = [float(re.match(r"[\d.]+", v).group()) for v in _column(page, "score:sum+tr")]
     assert values == sorted(values)
     # Tie marks: the leader in bold, lc++ tied with multi-step (identical per-example scores).
     assert page.locator("td.leader").count() >= 1
