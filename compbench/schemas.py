@@ -18,6 +18,9 @@ JUDGE_SCHEMA_VERSION = "1.0"
 
 # Per-example metric columns, in the order they are reported. Values are F-measures in [0, 1].
 METRIC_KEYS: tuple[str, ...] = ("rouge1", "rouge2", "rouge3", "rougeL", "weighted_rouge")
+# How the paper's tables head each metric's column.
+METRIC_LABELS: dict[str, str] = {"rouge1": "R-1", "rouge2": "R-2", "rouge3": "R-3", "rougeL": "R-L",
+                                 "weighted_rouge": "W-R"}
 
 TokenizerName = Literal["unicode", "compat"]
 MultiRefMode = Literal["each", "max"]

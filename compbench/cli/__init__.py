@@ -10,9 +10,11 @@ from compbench.cli import (
     cmd_build,
     cmd_efficiency,
     cmd_judge,
+    cmd_leaderboard,
     cmd_release,
     cmd_results,
     cmd_score,
+    cmd_submit,
     cmd_tasks,
     cmd_train,
 )
@@ -36,3 +38,5 @@ main.add_command(cmd_release.release)
 main.add_command(cmd_release.push)
 main.add_command(cmd_results.push_results)
 main.add_command(cmd_results.pull_results)
+main.add_command(cmd_leaderboard.leaderboard)
+main.add_command(cmd_submit.submit)
