@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import pytest
 
@@ -85,6 +86,13 @@ def test_output_that_never_reaches_end_is_a_failure(tone_dir, rewriter):
     assert exact.generate([SOURCES[0]]) == [ANSWERS["file"]]
     assert short.generate([SOURCES[0]]) == [None]
     assert make_tone_rewriter(tone_dir, "professional", max_length=4).generate(SOURCES) == [None, None]
+
+
+def test_our_calls_use_no_deprecated_arguments(tone_dir):
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("error", category=category, module=r"compbench\.")
+        assert make_tone_rewriter(tone_dir, "casual", max_length=40).generate(SOURCES) == DESIGNED
 
 
 def test_identity_records_base_and_adapter(rewriter, tone_dir):

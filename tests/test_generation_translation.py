@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 
 import pytest
 
@@ -80,6 +81,14 @@ def test_unfinished_outputs_are_failures(marian_dir, tmp_path, backend):
             for n in (8, 9)}
     assert kept[9].generate([text]) == [translation]  # every piece, but no </s>
     assert kept[8].generate([text]) == [translation.removesuffix(".")]
+
+
+def test_our_calls_use_no_deprecated_arguments(marian_dir, tmp_path):
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("error", category=category, module=r"compbench\.")
+        assert MarianTranslator(marian_dir, "es", max_length=16).generate(INPUTS[:3]) == EXPECTED[:3]
+        assert CT2Translator(marian_dir, "es", max_length=16, cache_dir=tmp_path).generate(INPUTS[:3]) == EXPECTED[:3]
 
 
 def test_ctranslate2_greedy_matches_transformers_greedy(marian_dir, tmp_path):
