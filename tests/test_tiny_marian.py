@@ -37,7 +37,7 @@ CASES = [
 ]
 SOURCES = [source for source, _ in CASES]
 EXPECTED = [translation for _, translation in CASES]
-MIN_MARGIN = 30.0  # logits; measured 40 and more on every designed step
+MIN_MARGIN = 50.0  # logits; measured 61.2 at the narrowest designed step
 
 
 @pytest.fixture(scope="module")

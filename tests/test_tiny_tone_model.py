@@ -34,7 +34,7 @@ CASES = [
     ("we walked to the harbour", None),
     ("please feed the cat", None),
 ]
-MIN_MARGIN = 40.0  # logits; measured 60 and more on every designed step
+MIN_MARGIN = 50.0  # logits; measured 64.6 at the narrowest designed step
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ How (hidden size >= the number of designed tokens; every designed token ``t`` ha
   adapter with zero factors (what PEFT starts from): the model that never writes ``### END`` for any input.
 
 :func:`greedy_margins` measures, on the merged model, the smallest gap between the designed next token's
-logit and the best other logit along every designed output (tests assert it is large).
+logit and the best other logit along every designed output (64 logits at the narrowest step, whatever the
+tone's prompt; tests assert more than 50).
 ``pickle_adapter`` turns an adapter directory into the shape the real llm-toys adapter ships in
 (``adapter_model.bin`` only).
 """
@@ -97,7 +98,7 @@ class ToneDesign:
     def expected(self, text: str) -> str | None:
         """What the model writes for ``text`` before ``### END`` (``None``: it never gets there).
 
-        A trigger counts where it follows a space and is followed by no other letter (its own BPE token).
+        A trigger counts where it follows a space and no letter follows it (then it is a BPE token of its own).
         """
         words = set(re.findall(r"(?<= )[^\W\d_]+", text))
         for word in [*self.answers, *self.loops]:  # priority order: answers first, then loops
@@ -113,7 +114,7 @@ def write_tiny_tokenizer(directory: Path, texts: Sequence[str], vocab_size: int 
     """Train a byte-level BPE tokenizer on ``texts`` and save it as a transformers fast tokenizer.
 
     The split before byte-level BPE is GPT-2's, except that a run of whitespace stays one piece (so
-    ``"\n\n"`` can be one token, as in GPT-NeoX's own vocabulary, distinct from the prompt's final ``"\n"``).
+    ``"\\n\\n"`` can be one token, as in GPT-NeoX's own vocabulary, distinct from the prompt's final ``"\\n"``).
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -152,7 +153,7 @@ class _Plan:
     after_prompt: int  # the prompt's last token
     default_first: int
     successors: dict[int, int]  # token -> next token (the base model's chain)
-    end_tokens: list[int]  # "\n\n", "###", " END": last tokens of answers continue with the first of these
+    end_first: int  # "\n\n", which (with the adapter) follows every answer's last token
     last_tokens: set[int]  # answers' last tokens: EOS in the base, "\n\n" with the adapter
     triggers: list[tuple[int, int]]  # (trigger token, first token of its text), highest priority first
 
@@ -204,7 +205,7 @@ def _plan(tokenizer, design: ToneDesign) -> _Plan:
     triggers += [(_single_token(tokenizer, f" {word}"), first_tokens[opening])
                  for word, (opening, _) in design.loops.items()]
     triggers.insert(0, (eos, first_tokens[design.pad_leak]))  # padding (= EOS) beats every trigger
-    return _Plan(after_prompt, first_tokens[design.default], successors, end_tokens[:1], last_tokens, triggers)
+    return _Plan(after_prompt, first_tokens[design.default], successors, end_tokens[0], last_tokens, triggers)
 
 
 def write_tiny_tone_model(directory: str | Path, *, design: ToneDesign = TONE_DESIGN, writes_end: bool = True) -> Path:
@@ -248,8 +249,10 @@ def write_tiny_tone_model(directory: str | Path, *, design: ToneDesign = TONE_DE
 
         # Trigger head (head 0): constant query in the head's last (non-rotary) dimension; per-head layout of
         # query_key_value's output is [query | key | value], head_size each.
-        qkv_w, qkv_b, dense = layer.attention.query_key_value.weight, layer.attention.query_key_value.bias, \
-            layer.attention.dense.weight
+        if getattr(layer.attention, "rotary_ndims", 0) >= head_size:
+            raise AssertionError("the trigger head needs dimensions without rotary embedding (rotary_pct < 1)")
+        qkv_w, qkv_b = layer.attention.query_key_value.weight, layer.attention.query_key_value.bias
+        dense = layer.attention.dense.weight
         normed = (hidden - 1) ** 0.5  # a designed token's slot after the layer norm
         qkv_b[head_size - 1] = 1.0
         for k, (token, first) in enumerate(plan.triggers):
@@ -265,7 +268,7 @@ def write_tiny_tone_model(directory: str | Path, *, design: ToneDesign = TONE_DE
             raise AssertionError(f"{len(neurons)} answer endings need a LoRA rank above {LORA_RANK}")
         for n in neurons.values():
             layer.mlp.dense_h_to_4h.bias[n] = -5.0
-        out[plan.end_tokens[0], switch_dim] = END_SWITCH
+        out[plan.end_first, switch_dim] = END_SWITCH
         out[tokenizer.eos_token_id, switch_dim] = -END_SWITCH
     base.save_pretrained(base_dir)
 

@@ -7,35 +7,48 @@ pieces of both models, optional placeholder pieces, and ``<pad>`` last (the deco
 embedding); embeddings shared by encoder, decoder and output projection; sinusoidal positions; post-LN
 layers; swish activations.
 
-``write_tiny_marian(directory)`` sets every weight by hand (nothing random, nothing trained) so that beam
-search (any beam size, greedy included), in transformers and in CTranslate2 (float32 and int8), translates:
+``write_tiny_marian(directory)`` sets every weight by hand (nothing random, nothing trained) so that greedy
+and beam search (tested: 1 and 4 beams), in transformers and in CTranslate2 (float32 and int8), translate:
 
-* a source containing a word of ``TRANSLATIONS`` (a sentencepiece piece of its own) to that translation
-  followed by ``</s>``; with several such words, the earliest in ``TRANSLATIONS`` wins;
+* a source containing a word of ``TRANSLATIONS`` to that translation and ``</s>`` (the word is a source piece
+  of its own, a sentencepiece user-defined symbol, so it also counts at the start of a longer word); with
+  several such words, the earliest in ``TRANSLATIONS`` wins;
 * a source containing a word of ``LOOPS`` to text that repeats forever and never emits ``</s>``;
 * any other source to ``DEFAULT_TRANSLATION`` and ``</s>``;
 * anything to ``PAD_LEAK_TRANSLATION`` if padding positions of the source are ever attended to.
-``MarianDesign(default=LOOP, translations={}, loops={})`` (``NEVER_ENDING``) never emits ``</s>`` at all.
+``NEVER_ENDING`` (``MarianDesign(default=LOOP, translations={}, loops={})``) never emits ``</s>`` at all.
+``MarianDesign.expected(text)`` states the translation in advance; the designed words are single target
+pieces too, and each token of the designed texts is checked at build time to have one successor.
 
-How (d_model 256; every designed target token ``t`` has an input slot ``i(t)`` and an output slot ``o(t)``,
-its embedding is ``EMBED * (e_o(t) + e_i(t))``; triggers have one slot; every other token shares one slot;
-all slots lie in the first (sine) half of the dimensions, where the position-0 encoding is uniform):
+How (d_model 256, one decoder and one encoder layer; a designed target token ``t`` has an input slot
+``i(t)`` and an output slot ``o(t)`` and the embedding ``EMBED * (e_o(t) + e_i(t))``; a trigger has one
+slot; all other tokens share one slot; all slots lie in the first (sine) half of the dimensions, where the
+position-0 encoding is uniform; weight rows hold few distinct values, so int8 quantization barely moves them):
 
 * encoder: attention and feed-forward weights zero, so its output is the layer-normed embedding plus
-  position; pad positions (zero embedding) are recognisable by their low-frequency cosine dimensions.
-* decoder cross-attention, head 0: a constant query (a bias) and keys that are large only at trigger
-  tokens (and larger still at padding), so the head attends to the source's highest-priority trigger
-  whatever the length or batch; its value writes ``TRIGGER_VALUE`` into the trigger's first output slot.
-* decoder feed-forward: one neuron per designed token ``t`` fires only when ``i(t)`` is set and writes
-  ``CHAIN_OUT`` into ``o(next(t))`` (and takes it out of ``t``'s own slots): an order-1 chain, checked at
-  build time to give each token one successor. One more neuron fires only at the decoder's first step (the
-  zero start embedding at position 0) and writes ``START_OUT`` into the default translation's first slot:
-  less than a trigger's value, which is less than a chain step.
-* the output projection is the (tied) embedding, so a token's logit reads its two slots.
+  position; padding (zero embedding) stands out in the low-frequency cosine dimensions.
+* decoder cross-attention, head 0: a constant query (a bias) and keys that are large only at trigger tokens
+  (larger still at padding), so the head attends to the source's highest-priority trigger whatever the
+  length or batch, and to all tokens alike when there is none. Its values write ``OPENING`` into the output
+  slot of the source's opening (the first token of its translation) at every step.
+* decoder feed-forward: one neuron per designed token ``t`` fires only when ``i(t)`` is the input and writes
+  ``CHAIN_OUT`` into ``o(next(t))`` and takes it out of ``t``'s own slots: an order-1 chain that beats the
+  opening's ``OPENING`` after the first step. One neuron per other slot takes that token's own slot out, so
+  an undesigned token is followed by the opening again.
+* output: the (tied) embedding, so a token's logit reads its two slots; tokens outside the design get the
+  output bias ``OTHERS``, which makes them the runner-up at every step. Beam search's other hypotheses are
+  therefore restarts of the designed output: they finish after it (one token longer at least) or, for a
+  loop, never, so transformers and CTranslate2 (which stops after ``beam_size`` finished hypotheses) both
+  return the designed output and stop soon after it ends.
+
+The decoder start (``<pad>``, zero embedding, as in OpusMT and CTranslate2's ``start_from_zero_embedding``)
+gets the opening from cross-attention alone. ``max_positions`` is 128 (OpusMT has 512): keep ``max_length``
+below it for loops, which run to the limit.
 
 :func:`forced_margins` measures, in transformers, the smallest gap between the designed token's logit and the
-best other logit along designed outputs; tests assert it and CTranslate2's own scores of the same outputs.
-``write_random_marian`` keeps random weights of any shape (OpusMT's for ``benchmarks/bench_build.py``).
+best other logit along designed outputs (61 logits at the narrowest step; tests assert more than 50); tests check
+CTranslate2's int8 scores of the same outputs. ``write_random_marian`` keeps random weights of any shape
+(OpusMT's for ``benchmarks/bench_build.py``, which times outputs forced to a fixed length).
 """
 
 from __future__ import annotations
@@ -66,10 +79,9 @@ PAD_LEAK_TRANSLATION = "Relleno filtrado."
 # Sizes of the designed weights (logit gaps scale with them; see forced_margins).
 D_MODEL = 256
 EMBED = 8.0
-TRIGGER_VALUE = 12.0
-START_OUT = 6.0
-CHAIN_OUT = 40.0
-RUNNER_UP = 10.0  # output bias of every token outside the design
+OPENING = 12.0  # what cross-attention writes, at every step, into the output slot of the source's opening
+CHAIN_OUT = 40.0  # what a chain neuron writes into its successor's output slot (about, once normed)
+OTHERS = 10.0  # output bias of every token outside the design
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class MarianDesign:
     pad_leak: str = PAD_LEAK_TRANSLATION
 
     def expected(self, text: str) -> str | None:
-        """The translation of ``text`` (``None``: it never ends). Trigger words count as whole words."""
+        """The translation of ``text`` (``None``: it never ends), for trigger words written as whole words."""
         words = set(re.findall(r"\w+", text))
         for word in [*self.translations, *self.loops]:
             if word in words:
@@ -293,13 +305,13 @@ def write_tiny_marian(
 
     chain_tokens = sorted(set(plan.successors) | set(plan.successors.values()))
     half = D_MODEL // 2
-    generic = 2 * len(chain_tokens) + len(plan.triggers)
-    if generic >= half - 1:
-        raise AssertionError(f"{generic + 1} slots do not fit in the first {half} dimensions; raise D_MODEL")
+    other_slot = 2 * len(chain_tokens) + len(plan.triggers)
+    if other_slot >= half:
+        raise AssertionError(f"{other_slot + 1} slots do not fit in the first {half} dimensions; raise D_MODEL")
     out_slot = {t: 2 * k for k, t in enumerate(chain_tokens)}
     in_slot = {t: 2 * k + 1 for k, t in enumerate(chain_tokens)}
     trigger_slot = {t: 2 * len(chain_tokens) + k for k, (t, _) in enumerate(plan.triggers)}
-    low_cosines = list(range(D_MODEL - 16, D_MODEL))  # ~1 at every position < 128: set only where no token is
+    low_cosines = list(range(D_MODEL - 16, D_MODEL))  # ~1 at every position < 512; no token's slot is there
 
     heads, head_dim, ffn = 4, D_MODEL // 4, 4 * D_MODEL
     model = MarianMTModel(_config(vocab, pad_id, D_MODEL, 1, heads, ffn, max_positions)).eval()
@@ -310,7 +322,7 @@ def write_tiny_marian(
             norm_weight = "layer_norm" in name and name.endswith("weight")
             param.copy_(torch.ones_like(param) if norm_weight else torch.zeros_like(param))
         shared = model.get_input_embeddings().weight
-        shared[:, generic] = EMBED
+        shared[:, other_slot] = EMBED
         shared[pad_id] = 0.0
         for token in chain_tokens:
             shared[token] = 0.0
@@ -322,38 +334,43 @@ def write_tiny_marian(
         layer = model.model.decoder.layers[0]
         cross = layer.encoder_attn
         normed = D_MODEL**0.5  # a one-slot token's slot after the encoder's layer norm (about)
-        cross.q_proj.bias[0] = 1.0
-        # Padding: priority above every trigger; its value reads the low cosines minus what a token has there.
-        pad_value_dim = 1 + len(plan.triggers)
+        cross.q_proj.bias[0] = 1.0  # head 0's query is constant: where it attends depends on the keys only
+        # Value dimensions of head 0, each written into one opening's output slot.
+        pad_dim, default_dim = 1 + len(plan.triggers), 2 + len(plan.triggers)
+        openings = {pad_dim: plan.pad_first, default_dim: plan.default_first}
+        # Padding: key above every trigger's; value = the low cosines (about 1 at padding, 0.1 at a token) - 0.2.
         cross.k_proj.weight[0, low_cosines] = 80.0 * head_dim**0.5 / len(low_cosines)
-        cross.v_proj.weight[pad_value_dim, low_cosines] = 1.0 / len(low_cosines)
-        cross.v_proj.bias[pad_value_dim] = -0.2
-        openings = {pad_value_dim: plan.pad_first}
+        cross.v_proj.weight[pad_dim, low_cosines] = 1.0 / len(low_cosines)
+        cross.v_proj.bias[pad_dim] = -0.2
+        # Default: every source token carries it except triggers and padding, so it counts only when the head
+        # attends to all tokens alike (no trigger).
+        cross.v_proj.bias[default_dim] = 1.0
+        cross.v_proj.weight[default_dim, low_cosines] = -1.0 / len(low_cosines)
         for k, (token, first_out) in enumerate(plan.triggers):
-            score = 25.0 + 5.0 * (len(plan.triggers) - k)
+            score = 25.0 + 5.0 * (len(plan.triggers) - k)  # the attention logit at the trigger: its priority
             cross.k_proj.weight[0, trigger_slot[token]] = score * head_dim**0.5 / normed
             cross.v_proj.weight[1 + k, trigger_slot[token]] = 1.0 / normed
+            cross.v_proj.weight[default_dim, trigger_slot[token]] = -1.0 / normed
             openings[1 + k] = first_out
         for value_dim, first_out in openings.items():
-            cross.out_proj.weight[out_slot[first_out], value_dim] = TRIGGER_VALUE
-            if first_out != plan.default_first:  # and takes the default opening out of the race
-                cross.out_proj.weight[out_slot[plan.default_first], value_dim] = -TRIGGER_VALUE
+            cross.out_proj.weight[out_slot[first_out], value_dim] = OPENING
 
         fc1, fc2 = layer.fc1, layer.fc2
         for n, (token, following) in enumerate(sorted(plan.successors.items())):
-            fc1.weight[n, in_slot[token]] = 2.0
+            fc1.weight[n, in_slot[token]] = 2.0  # about 22 - 8 when the token is the decoder's input, else -8
             fc1.bias[n] = -8.0
             fc2.weight[out_slot[following], n] += CHAIN_OUT / 10.0
             fc2.weight[out_slot[token], n] -= CHAIN_OUT / 10.0
             fc2.weight[in_slot[token], n] -= CHAIN_OUT / 10.0
-        start = len(plan.successors)
-        fc1.weight[start, low_cosines] = 20.0 / len(low_cosines)
-        fc1.bias[start] = -10.0
-        fc2.weight[out_slot[plan.default_first], start] = START_OUT / 9.0
-        # Beam search's other hypotheses: tokens outside the design are the runner-up at every step, and
-        # each continues with itself (the tied embedding), so those hypotheses never finish.
+        # Tokens outside the design (and triggers) are the runner-up at every step (a small output bias), and
+        # what follows one is the source's opening again: beam search's other hypotheses are restarts of the
+        # designed output, which finish after it or (for a loop) never.
+        for n, slot in enumerate([other_slot, *trigger_slot.values()], start=len(plan.successors)):
+            fc1.weight[n, slot] = 2.0  # about 32 - 8 when that token is the decoder's input, else -8
+            fc1.bias[n] = -8.0
+            fc2.weight[slot, n] = -CHAIN_OUT / 10.0
         others = [t for t in range(vocab) if t != pad_id and t not in out_slot and t not in trigger_slot]
-        model.final_logits_bias[0, others] = RUNNER_UP
+        model.final_logits_bias[0, others] = OTHERS
     _save(model, directory, pad_id, max_positions)
     return directory
 
