@@ -132,7 +132,8 @@ def write_tiny_tokenizer(directory: Path, texts: Sequence[str], vocab_size: int 
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS)
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS,
+                                      model_input_names=["input_ids", "attention_mask"])  # as GPT-NeoX's
     wrapped.save_pretrained(directory)
 
 
@@ -271,6 +272,7 @@ def write_tiny_tone_model(directory: str | Path, *, design: ToneDesign = TONE_DE
         out[plan.end_first, switch_dim] = END_SWITCH
         out[tokenizer.eos_token_id, switch_dim] = -END_SWITCH
     base.save_pretrained(base_dir)
+    base.name_or_path = str(base_dir)  # recorded in adapter_config.json, as for an adapter of a Hub model
 
     lora = LoraConfig(r=LORA_RANK, lora_alpha=LORA_RANK, lora_dropout=0.0,
                       target_modules=["dense_h_to_4h", "dense_4h_to_h"], task_type="CAUSAL_LM")
