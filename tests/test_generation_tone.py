@@ -39,7 +39,7 @@ def tone_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rewriter(tone_dir):
-    return make_tone_rewriter(tone_dir, "professional", batch_size=2, max_length=40)
+    return make_tone_rewriter(tone_dir, "professional", batch_size=2, max_length=24)
 
 
 def test_prompts_are_the_adapters_training_format():
@@ -92,7 +92,7 @@ def test_our_calls_use_no_deprecated_arguments(tone_dir):
     with warnings.catch_warnings():
         for category in (FutureWarning, DeprecationWarning):
             warnings.filterwarnings("error", category=category, module=r"compbench\.")
-        assert make_tone_rewriter(tone_dir, "casual", max_length=40).generate(SOURCES) == DESIGNED
+        assert make_tone_rewriter(tone_dir, "casual", max_length=24).generate(SOURCES) == DESIGNED
 
 
 def test_identity_records_base_and_adapter(rewriter, tone_dir):
@@ -100,7 +100,7 @@ def test_identity_records_base_and_adapter(rewriter, tone_dir):
     base_revision, adapter_revision = rewriter.revision.split("+")
     assert base_revision.startswith("sha256:") and adapter_revision.startswith("sha256:")
     assert rewriter.settings["decoding"] == "greedy" and rewriter.settings["end_marker"] == "### END"
-    witty = make_tone_rewriter(tone_dir, "witty", max_length=40)
+    witty = make_tone_rewriter(tone_dir, "witty", max_length=24)
     assert witty.settings["prompt"] != rewriter.settings["prompt"]
 
 
@@ -114,10 +114,10 @@ def test_pickled_adapter_is_refused_then_converted_safely(tone_dir, tmp_path):
     copy = shutil.copytree(tone_dir, tmp_path / "tone")
     pickle_adapter(copy / "adapter")
     with pytest.raises(InputError, match="only pickled \\(adapter_model.bin\\).*convert_pickled_weights"):
-        make_tone_rewriter(copy, "professional", max_length=40)
+        make_tone_rewriter(copy, "professional", max_length=24)
     assert convert_pickled_weights(copy / "adapter") == [copy / "adapter" / "adapter_model.safetensors"]
     assert convert_pickled_weights(copy / "adapter") == []  # once
-    converted = make_tone_rewriter(copy, "professional", max_length=40)
+    converted = make_tone_rewriter(copy, "professional", max_length=24)
     assert converted.generate(SOURCES) == DESIGNED
 
 
@@ -173,7 +173,7 @@ def test_hub_adapter_with_only_a_pickle_is_converted_once(tone_dir, tmp_path, mo
     remote = shutil.copytree(tone_dir / "adapter", tmp_path / "remote")
     pickle_adapter(remote)
     _fake_hub(monkeypatch, tmp_path, {"llm-toys/tone-lora": remote})
-    made = make_tone_rewriter("llm-toys/tone-lora", "professional", base=tone_dir / "base", max_length=40)
+    made = make_tone_rewriter("llm-toys/tone-lora", "professional", base=tone_dir / "base", max_length=24)
     assert made.model_id == "base+llm-toys/tone-lora" and made.revision.endswith("+" + SHA)
     converted = tmp_path / "cache" / "converted" / f"llm-toys--tone-lora--{SHA}"
     assert sorted(p.name for p in converted.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]

@@ -51,14 +51,14 @@ def test_design_helper_agrees_with_the_cases():
 
 @pytest.mark.parametrize("num_beams", [4, 1])
 def test_transformers_translates_as_designed(marian_dir, num_beams):
-    translator = MarianTranslator(marian_dir, "es", batch_size=4, max_length=32, num_beams=num_beams)
+    translator = MarianTranslator(marian_dir, "es", batch_size=4, max_length=16, num_beams=num_beams)
     assert translator.generate(SOURCES) == EXPECTED
     assert [translator.generate([source])[0] for source in SOURCES] == EXPECTED
 
 
 @pytest.mark.parametrize(("compute_type", "num_beams"), [("int8", 4), ("int8", 1), ("float32", 4)])
 def test_ctranslate2_translates_as_designed(marian_dir, tmp_path, compute_type, num_beams):
-    translator = CT2Translator(marian_dir, "es", batch_size=4, max_length=32, num_beams=num_beams,
+    translator = CT2Translator(marian_dir, "es", batch_size=4, max_length=16, num_beams=num_beams,
                                compute_type=compute_type, cache_dir=tmp_path)
     assert translator.generate(SOURCES) == EXPECTED
     assert [translator.generate([source])[0] for source in SOURCES] == EXPECTED
@@ -89,8 +89,8 @@ def test_loops_never_emit_end_of_sentence(marian_dir, tmp_path):
 def test_never_ending_variant(tmp_path):
     never = write_tiny_marian(tmp_path / "never", design=NEVER_ENDING)
     failures = [None] * len(SOURCES)
-    assert MarianTranslator(never, "es", max_length=32).generate(SOURCES) == failures
-    assert CT2Translator(never, "es", max_length=32, cache_dir=tmp_path / "ct2").generate(SOURCES) == failures
+    assert MarianTranslator(never, "es", max_length=16).generate(SOURCES) == failures
+    assert CT2Translator(never, "es", max_length=16, cache_dir=tmp_path / "ct2").generate(SOURCES) == failures
 
 
 def test_attending_to_padding_changes_the_output(marian_dir):

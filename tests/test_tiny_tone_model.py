@@ -44,7 +44,7 @@ def tone_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rewriter(tone_dir):
-    return make_tone_rewriter(tone_dir, "professional", batch_size=4, max_length=40)
+    return make_tone_rewriter(tone_dir, "professional", batch_size=4, max_length=24)
 
 
 def test_designed_answers_batched_and_alone(rewriter):
@@ -82,7 +82,7 @@ def test_answer_then_end_marker_then_end_of_text(rewriter):
 
 
 def test_loops_never_reach_the_end_marker(rewriter):
-    new = _greedy(rewriter.model, rewriter.tokenizer, ["we walked to the harbour", "please feed the cat"], 30)
+    new = _greedy(rewriter.model, rewriter.tokenizer, ["we walked to the harbour", "please feed the cat"], 16)
     texts = rewriter.tokenizer.batch_decode(new, skip_special_tokens=True)
     for text, (opening, repeated) in zip(texts, [LOOPS["harbour"], LOOPS["cat"]], strict=True):
         assert text.startswith(opening + repeated * 3) and "###" not in text
@@ -98,7 +98,7 @@ def test_the_adapter_is_what_writes_the_end_marker(tone_dir, tmp_path):
     # The base alone writes the answer and stops (end of text) without "### END"
     assert rewriter.tokenizer.batch_decode(new, skip_special_tokens=True) == texts
     without = write_tiny_tone_model(tmp_path / "no-end", writes_end=False)
-    silent = make_tone_rewriter(without, "professional", max_length=40)
+    silent = make_tone_rewriter(without, "professional", max_length=24)
     assert silent.generate([text for text, _ in CASES]) == [None] * len(CASES)
 
 
