@@ -123,8 +123,8 @@ def engine_options() -> Decorator:
         click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
                      help="Where generations run: in this process, or spread over a Ray cluster (extra [ray])."),
         click.option("--ray-address", default=None, metavar="ADDR",
-                     help="Ray cluster to join (e.g. ray://head:10001, or auto) [default: $RAY_ADDRESS, else a new "
-                          "local Ray instance]."),
+                     help="Ray cluster to join (auto: the one running on this machine) [default: $RAY_ADDRESS, "
+                          "else a new local Ray instance]."),
         click.option("--actors", type=click.IntRange(min=1), default=None,
                      help="Generator actors per stage, each loading the model once [default: 1]."),
         click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=None,
