@@ -14,7 +14,13 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import iter_jsonl_objects, read_document, read_jsonl_strings_fast, sha256_file
+from compbench.fileio import (
+    iter_jsonl_objects,
+    read_document,
+    read_jsonl_strings_fast,
+    sha256_file,
+    sha256_text,
+)
 from compbench.hub_access import hub_access, hub_offline, parse_hub_id
 from compbench.schemas import MANIFEST_NAME, ReleaseFile, ReleaseManifest
 from compbench.tasks import REGISTRY, get_task
@@ -110,6 +116,22 @@ def resolve_release(data: str, split: str | None = None, subtasks: Sequence[str]
                                       allow_patterns=patterns, local_files_only=hub_offline()))
 
 
+#: Manifest fields that say how a release was made, not what it holds: left out of its identity.
+BUILD_PROVENANCE_FIELDS = ("engine",)
+
+
+def release_hash(release: Path) -> str:
+    """The identity of a release: sha256 of its manifest's canonical JSON without how it was built.
+
+    Two builds of the same inputs hold the same files (byte for byte) whichever engine ran them; their manifests
+    differ only in ``engine``, so they share this hash and their results share leaderboard tables.
+    """
+    import json
+
+    manifest = read_manifest(release).model_dump(mode="json", exclude=set(BUILD_PROVENANCE_FIELDS))
+    return sha256_text(json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
 def read_manifest(release: Path) -> ReleaseManifest:
     return read_document(release / MANIFEST_NAME, ReleaseManifest, "release manifest")
 
@@ -161,4 +183,4 @@ def load_release(data: str, split: str = "test", subtasks: list[str] | None = No
     duplicated = table["id"].duplicated()
     if duplicated.any():
         raise InputError(f"duplicate row id {table['id'][duplicated].iloc[0]!r} in the release", release)
-    return ReferenceSet(table=table, origin=data, sha256=sha256_file(release / MANIFEST_NAME))
+    return ReferenceSet(table=table, origin=data, sha256=release_hash(release))

@@ -12,7 +12,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 RESULTS_SCHEMA_VERSION = "1.1"
-MANIFEST_SCHEMA_VERSION = "1.0"
+MANIFEST_SCHEMA_VERSION = "1.1"
 BUNDLE_SCHEMA_VERSION = "1.0"
 JUDGE_SCHEMA_VERSION = "1.0"
 
@@ -106,6 +106,13 @@ class GeneratorInfo(_Strict):
     settings: dict[str, object] = Field(default_factory=dict)
 
 
+class EngineInfo(_Strict):
+    """How a build's generations were run (never part of a cache key): ``local`` or ``ray`` and its options."""
+
+    name: str
+    options: dict[str, object] = Field(default_factory=dict)
+
+
 class ReleaseManifest(_Strict):
     schema_version: str = MANIFEST_SCHEMA_VERSION
     name: str = "compbench"
@@ -115,6 +122,7 @@ class ReleaseManifest(_Strict):
     sources: list[SourceRef] = Field(default_factory=list)
     generators: list[GeneratorInfo] = Field(default_factory=list)
     failures: dict[str, int] = Field(default_factory=dict)  # generation failures per stage, left out
+    engine: EngineInfo | None = None  # schema 1.1: the engine of the build that wrote the release (None: older)
 
 
 MANIFEST_NAME = "manifest.json"

@@ -138,11 +138,10 @@ def _check_duplicates(existing: list[Entry], metadata: EntryMetadata, key: Setti
 
 
 def _check_release(release: str, config: StoreConfig) -> None:
-    from compbench.references import resolve_release
-    from compbench.schemas import MANIFEST_NAME
+    from compbench.references import release_hash, resolve_release
 
     directory = resolve_release(release, config.split)
-    found = sha256_file(directory / MANIFEST_NAME) if (directory / MANIFEST_NAME).is_file() else "none"
+    found = release_hash(directory)
     if found != config.release_hash:
         raise ConfigError(f"this release's manifest has sha256 {found[:12]}, but the store pins "
                           f"{config.release_hash[:12]}; pass the store's release with --data", release)
