@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -34,7 +33,7 @@ from safetensors.torch import save_file
 from compbench import __version__
 from compbench.adapters.lora_io import LoraAdapter, load_lora, save_lora
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import read_json_strict, write_json
+from compbench.fileio import make_staging_dir, read_json_strict, write_json
 from compbench.schemas import BUNDLE_MANIFEST_NAME, BundleAdapter, BundleManifest
 
 ADAPTERS_DIR = "adapters"
@@ -130,7 +129,7 @@ def write_bundle(
         raise ConfigError(f"invalid bundle manifest ({exc})") from None
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging = make_staging_dir(target)
     try:
         for entry in entries:
             source = adapters[entry.name]

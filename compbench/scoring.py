@@ -20,7 +20,13 @@ import pyarrow.parquet as pq
 from compbench import __version__
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import atomic_path, write_json
-from compbench.metrics.bootstrap import family_bootstrap, percentile_interval
+from compbench.metrics.bootstrap import (
+    MIN_N_FOR_INTERVAL,
+    family_bootstrap,
+    family_small_n_warnings,
+    percentile_interval,
+    small_n_warning,
+)
 from compbench.metrics.subtask_jobs import SubtaskJob, run_jobs
 from compbench.metrics.tokenizers import TOKENIZERS
 from compbench.predictions import Predictions, read_predictions
@@ -89,7 +95,14 @@ def _select(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
                          f"{'s' if len(unknown) > 1 else ''})", preds.path, preds.where(first))
     row_subtasks = table["subtask"].tolist()
     if subtasks is None:
-        subtasks = sorted({s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id})
+        subtasks = sorted(set(row_subtasks))
+        predicted = {s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id}
+        unpredicted = [s for s in REGISTRY if s in set(subtasks) - predicted]
+        if unpredicted and not allow_missing:
+            raise InputError(f"no prediction at all for {len(unpredicted)} sub-task(s) of the references "
+                             f"{refs.origin}: {', '.join(unpredicted)}; narrow the scoring with --subtask (once per "
+                             f"sub-task you predicted) or pass --allow-missing to score them as empty predictions",
+                             preds.path)
     else:
         absent = [s for s in subtasks if s not in set(row_subtasks)]
         if absent:
@@ -151,31 +164,45 @@ def _means(values: np.ndarray) -> dict[str, float]:
     return {key: round(100 * float(v), 4) for key, v in zip(METRIC_KEYS, values, strict=True)}
 
 
+def example_means(rows: pd.DataFrame) -> np.ndarray:
+    """Exact means of the per-example metric columns, in :data:`METRIC_KEYS` order (the one place they are taken)."""
+    return rows[list(METRIC_KEYS)].to_numpy(dtype=np.float64).mean(axis=0)
+
+
 def aggregate(examples: pd.DataFrame, distributions: dict[str, np.ndarray]
               ) -> tuple[dict[str, SubtaskMetrics], dict[str, FamilyMetrics]]:
-    """Per-sub-task exact means and intervals, then family averages with stratified intervals (percent)."""
+    """Per-sub-task exact means and intervals, then family averages with stratified intervals (percent).
+
+    With resampling, too few examples withhold an interval (and say why) or flag it (see :func:`small_n_warning`).
+    """
     subtask_metrics: dict[str, SubtaskMetrics] = {}
     means: dict[str, np.ndarray] = {}
     for subtask, rows in examples.groupby("subtask", sort=False):
-        values = rows[list(METRIC_KEYS)].to_numpy(dtype=np.float64)
-        means[subtask] = values.mean(axis=0)
-        ci = _interval(*percentile_interval(distributions[subtask], CONFIDENCE)) if distributions else {}
+        means[subtask] = example_means(rows)
+        warning = small_n_warning(len(rows)) if distributions else None
+        ci = {}
+        if distributions and len(rows) >= MIN_N_FOR_INTERVAL:
+            ci = _interval(*percentile_interval(distributions[subtask], CONFIDENCE))
         metric = REGISTRY[subtask].metric
         stats = _means(means[subtask])
         subtask_metrics[subtask] = SubtaskMetrics(n=len(rows), missing=int(rows["missing"].sum()),
-                                                  main_metric=metric, main=stats[metric], ci=ci, **stats)
+                                                  main_metric=metric, main=stats[metric], ci=ci,
+                                                  warnings=[warning] if warning else [], **stats)
     family_metrics: dict[str, FamilyMetrics] = {}
     for family in dict.fromkeys(REGISTRY[s].family for s in subtask_metrics):
         members = [t.id for t in tasks_in_family(family) if t.id in subtask_metrics]
         metric = REGISTRY[members[0]].metric
         stats = _means(np.mean([means[s] for s in members], axis=0))
+        sizes = {s: subtask_metrics[s].n for s in members}
+        warnings = family_small_n_warnings(sizes) if distributions else []
         ci = {}
-        if distributions:
+        if distributions and min(sizes.values()) >= MIN_N_FOR_INTERVAL:
             ci = _interval(*percentile_interval(family_bootstrap({s: distributions[s] for s in members}),
                                                 CONFIDENCE))
         family_metrics[family] = FamilyMetrics(
-            subtasks=members, complete=len(members) == len(tasks_in_family(family)), main_metric=metric,
-            main=stats[metric], ci=ci, **stats)
+            subtasks=members, complete=len(members) == len(tasks_in_family(family)),
+            missing=sum(subtask_metrics[s].missing for s in members), main_metric=metric,
+            main=stats[metric], ci=ci, warnings=warnings, **stats)
     return subtask_metrics, family_metrics
 
 

@@ -1,4 +1,13 @@
-"""Per-example ROUGE-1/2/3/L F-measures (rouge-score) and weighted ROUGE, scored in parallel processes."""
+"""Per-example ROUGE-1/2/3/L F-measures, equal (==) to rouge-score's, computed for many pairs at once; weighted ROUGE.
+
+rouge-score scores one pair at a time in Python (``collections.Counter`` n-grams, an O(m·n) LCS table in
+Python lists), which makes scoring slow. Here the texts of a call are tokenized with the same tokenizer, equal
+tokens get equal integer ids, n-gram overlaps are counted for all pairs together with numpy, and the LCS lengths
+come from RapidFuzz's compiled ``LCSseq`` on the id lists. The F-measures are then computed with the operations
+and operands of rouge-score's ``_score_ngrams`` / ``_score_lcs`` / ``scoring.fmeasure`` in the same order, so they
+are identical floats; ``tests/test_rouge_exact.py`` checks that against ``rouge_scorer.RougeScorer.score`` on
+thousands of random pairs, and ``docs/scoring.md`` has the measurements behind this choice.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +15,17 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from itertools import chain
 
 import numpy as np
-from rouge_score import rouge_scorer
+import pandas as pd
+from rapidfuzz.distance import LCSseq
 
 from compbench.metrics.tokenizers import get_tokenizer
 from compbench.schemas import METRIC_KEYS
 
 ROUGE_TYPES: tuple[str, ...] = ("rouge1", "rouge2", "rouge3", "rougeL")
+NGRAM_ORDERS: tuple[int, ...] = (1, 2, 3)  # the n of rouge1..rouge3, in METRIC_KEYS order
 
 METRIC_DESCRIPTIONS: dict[str, str] = {
     "rouge1": "ROUGE-1 F-measure (unigram overlap)",
@@ -23,7 +35,7 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "weighted_rouge": "Weighted ROUGE (Zhang et al. 2021): ROUGE-1/6 + ROUGE-2/3 + ROUGE-3/2, F-measures",
 }
 
-# Below this many pairs, starting worker processes costs more than it saves.
+# Below this many pairs, starting worker processes costs more than it saves (docs/scoring.md, "Speed").
 PARALLEL_THRESHOLD = 2_000
 
 
@@ -32,17 +44,65 @@ def weighted_rouge(rouge1: float | np.ndarray, rouge2: float | np.ndarray, rouge
     return rouge1 / 6 + rouge2 / 3 + rouge3 / 2
 
 
-def make_scorer(tokenizer: str) -> rouge_scorer.RougeScorer:
-    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=get_tokenizer(tokenizer))
+def _fmeasure(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """``rouge_score.scoring.fmeasure``, element-wise: same operations in the same order, 0.0 where P + R = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = 2 * precision * recall / (precision + recall)
+    return np.where(precision + recall > 0, f, 0.0)
+
+
+def _encode(texts: Sequence[str], tokenizer: str) -> list[list[int]]:
+    """Each text's tokens as integer ids; equal tokens (``==``, as rouge-score compares them) get equal ids."""
+    tok = get_tokenizer(tokenizer)
+    vocab: dict[str, int] = {}
+    number = vocab.setdefault
+    return [[number(t, len(vocab)) for t in tok.tokenize(text)] for text in texts]
+
+
+def _ngram_overlaps(encoded: list[list[int]], n_pairs: int) -> dict[int, np.ndarray]:
+    """For each n of :data:`NGRAM_ORDERS`: per pair, sum over n-grams of min(count in reference, in prediction).
+
+    ``encoded`` holds the references' id lists, then the predictions'. An n-gram of pair ``k`` is numbered by
+    (k, its (n-1)-gram's number, its last token), so equal n-grams of one pair share a number across both texts.
+    """
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    ids = np.fromiter(chain.from_iterable(encoded), np.int64, int(lengths.sum()))
+    vocab = int(ids.max()) + 1 if len(ids) else 1
+    pair = np.repeat(np.tile(np.arange(n_pairs, dtype=np.int64), 2), lengths)
+    is_prediction = np.repeat(np.arange(2 * n_pairs) >= n_pairs, lengths)
+    remaining = np.repeat(lengths, lengths) - (np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    overlaps: dict[int, np.ndarray] = {}
+    number = pair  # "0-grams": numbered by their pair alone
+    for n in NGRAM_ORDERS:
+        starts = np.flatnonzero(remaining >= n)  # positions where an n-gram begins
+        # (number, id) -> number * vocab + id is one-to-one as id < vocab; it stays below len(ids) ** 2.
+        gram, uniques = pd.factorize(number[starts] * vocab + ids[starts + n - 1])
+        in_reference = np.bincount(gram[~is_prediction[starts]], minlength=len(uniques))
+        in_prediction = np.bincount(gram[is_prediction[starts]], minlength=len(uniques))
+        pair_of_gram = np.empty(len(uniques), dtype=np.int64)
+        pair_of_gram[gram] = pair[starts]
+        overlaps[n] = np.bincount(pair_of_gram, weights=np.minimum(in_reference, in_prediction),
+                                  minlength=n_pairs)
+        number = np.full(len(ids), -1, dtype=np.int64)
+        number[starts] = gram
+    return overlaps
 
 
 def _score_serial(predictions: Sequence[str], references: Sequence[str], tokenizer: str) -> np.ndarray:
-    scorer = make_scorer(tokenizer)
-    out = np.empty((len(predictions), len(METRIC_KEYS)), dtype=np.float64)
-    for i, (prediction, reference) in enumerate(zip(predictions, references, strict=True)):
-        scores = scorer.score(reference, prediction)  # rouge-score's argument order: (target, prediction)
-        for j, key in enumerate(ROUGE_TYPES):
-            out[i, j] = scores[key].fmeasure
+    n = len(predictions)
+    encoded = _encode([*references, *predictions], tokenizer)
+    ref_len = np.fromiter(map(len, encoded[:n]), np.int64, n)
+    pred_len = np.fromiter(map(len, encoded[n:]), np.int64, n)
+    out = np.empty((n, len(METRIC_KEYS)), dtype=np.float64)
+    for j, (order, overlap) in enumerate(_ngram_overlaps(encoded, n).items()):
+        # rouge-score: intersection / max(count, 1) on each side, counts of n-grams = max(len - n + 1, 0).
+        precision = overlap / np.maximum(pred_len - order + 1, 1)
+        recall = overlap / np.maximum(ref_len - order + 1, 1)
+        out[:, j] = _fmeasure(precision, recall)
+    lcs = np.fromiter((LCSseq.similarity(r, p) for r, p in zip(encoded[:n], encoded[n:], strict=True)),
+                      np.float64, n)
+    # rouge-score: 0 if either side has no token, else LCS / len on each side (an LCS of 0 gives 0 either way).
+    out[:, 3] = _fmeasure(lcs / np.maximum(pred_len, 1), lcs / np.maximum(ref_len, 1))
     out[:, 4] = weighted_rouge(out[:, 0], out[:, 1], out[:, 2])
     return out
 
@@ -63,23 +123,20 @@ def score_pairs(
 ) -> np.ndarray:
     """Score each (prediction, reference) pair; returns an ``(n, 5)`` array in :data:`METRIC_KEYS` order.
 
-    Values are rouge-score F-measures in [0, 1]. With ``workers > 1`` and enough pairs, the pairs are split into
-    contiguous chunks scored in worker processes; the result is identical to the serial loop.
+    Values are rouge-score's F-measures in [0, 1], equal to ``RougeScorer(ROUGE_TYPES, tokenizer=...).score(
+    reference, prediction)`` (``compat``: rouge-score's default tokenizer). With ``workers > 1`` and at least
+    :data:`PARALLEL_THRESHOLD` pairs, contiguous chunks are scored in worker processes; the result is the same.
     """
     if len(predictions) != len(references):
         raise ValueError("predictions and references differ in length")
-    make_scorer(tokenizer)  # fail early on an unknown tokenizer, in this process
+    get_tokenizer(tokenizer)  # fail early on an unknown tokenizer, in this process
     workers = default_workers() if workers is None else max(1, workers)
     n = len(predictions)
     if workers == 1 or n < PARALLEL_THRESHOLD:
         return _score_serial(predictions, references, tokenizer)
-    # A few chunks per worker balances uneven text lengths without much pickling overhead.
-    n_chunks = workers * 4
-    bounds = np.linspace(0, n, n_chunks + 1, dtype=int)
-    chunks = [
-        (list(predictions[a:b]), list(references[a:b]), tokenizer)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a
-    ]
+    bounds = np.linspace(0, n, workers + 1, dtype=int)
+    chunks = [(list(predictions[a:b]), list(references[a:b]), tokenizer)
+              for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
         parts = list(pool.map(_score_chunk, chunks))
