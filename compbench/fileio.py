@@ -75,12 +75,18 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` for a library that writes files itself; rename on success."""
+    """Yield a temporary path beside ``path`` for a library that writes files itself; rename on success.
+
+    The file ends up with the mode :func:`atomic_write` would give it, even if the library replaced the temporary
+    file with one of its own (safetensors writes 0600 files).
+    """
     path = Path(path)
     fd, tmp = _create_temp_file(path)
+    intended = stat.S_IMODE(os.fstat(fd).st_mode)
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, intended)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
