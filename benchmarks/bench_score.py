@@ -108,25 +108,29 @@ def per_example_check(refs: list[dict], naive_out: Path, examples_path: Path) ->
 
 
 def stages(refs_path: Path, preds_path: Path, tokenizer: str, bootstrap: int) -> None:
-    """Time compbench's stages in this process (one worker), after measuring the imports in fresh processes."""
-    def start_time(code: str) -> float:
-        return min(timed([sys.executable, "-c", code])[0] for _ in range(3))
+    """Time compbench's stages in this process (one worker), after measuring the imports in fresh processes
+    (best of 3); wall and CPU seconds."""
+    def start_time(code: str) -> tuple[float, float]:
+        runs = [timed([sys.executable, "-c", code]) for _ in range(3)]
+        return min(r[0] for r in runs), min(r[1] for r in runs)
 
+    print(f"{'stage':38s} {'wall':>7s} {'cpu':>7s}")
     bare = start_time("pass")
-    print(f"{'python start':38s} {bare:6.3f} s")
-    print(f"{'imports (compbench.cli + scoring)':38s} {start_time('import compbench.cli, compbench.scoring') - bare:6.3f} s")
+    imports = start_time("import compbench.cli, compbench.scoring")
+    print(f"{'python start':38s} {bare[0]:6.3f}s {bare[1]:6.3f}s")
+    print(f"{'imports (compbench.cli + scoring)':38s} {imports[0] - bare[0]:6.3f}s {imports[1] - bare[1]:6.3f}s")
     from compbench.metrics import rouge
     from compbench.metrics.bootstrap import subtask_bootstrap
     from compbench.predictions import read_predictions
     from compbench.references import load_reference_jsonl
     from compbench.scoring import score
 
-    clock = time.perf_counter()
+    clock = (time.perf_counter(), time.process_time())
 
     def lap(label: str) -> None:
         nonlocal clock
-        now = time.perf_counter()
-        print(f"{label:38s} {now - clock:6.3f} s")
+        now = (time.perf_counter(), time.process_time())
+        print(f"{label:38s} {now[0] - clock[0]:6.3f}s {now[1] - clock[1]:6.3f}s")
         clock = now
 
     preds = read_predictions(preds_path)

@@ -63,28 +63,28 @@ def _ngram_overlaps(encoded: list[list[int]], n_pairs: int) -> dict[int, np.ndar
     """For each n of :data:`NGRAM_ORDERS`: per pair, sum over n-grams of min(count in reference, in prediction).
 
     ``encoded`` holds the references' id lists, then the predictions'. An n-gram of pair ``k`` is numbered by
-    (k, its (n-1)-gram's number, its last token), so equal n-grams of one pair share a number across both texts.
+    (its (n-1)-gram's number, its last token id), the "0-gram" of pair ``k`` being ``k``: equal n-grams of one pair
+    share a number across its two texts, n-grams of different pairs never do.
     """
     lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
     ids = np.fromiter(chain.from_iterable(encoded), np.int64, int(lengths.sum()))
     vocab = int(ids.max()) + 1 if len(ids) else 1
     pair = np.repeat(np.tile(np.arange(n_pairs, dtype=np.int64), 2), lengths)
-    is_prediction = np.repeat(np.arange(2 * n_pairs) >= n_pairs, lengths)
-    remaining = np.repeat(lengths, lengths) - (np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    side = np.repeat(np.arange(2 * n_pairs) >= n_pairs, lengths).astype(np.int64)  # 1: prediction
+    remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))  # tokens from here to the text's end
+    starts, number, pair_of_number = np.arange(len(ids)), pair, None
     overlaps: dict[int, np.ndarray] = {}
-    number = pair  # "0-grams": numbered by their pair alone
     for n in NGRAM_ORDERS:
-        starts = np.flatnonzero(remaining >= n)  # positions where an n-gram begins
+        keep = remaining[starts] >= n  # an n-gram begins here
+        starts, number = starts[keep], number[keep]
         # (number, id) -> number * vocab + id is one-to-one as id < vocab; it stays below len(ids) ** 2.
-        gram, uniques = pd.factorize(number[starts] * vocab + ids[starts + n - 1])
-        in_reference = np.bincount(gram[~is_prediction[starts]], minlength=len(uniques))
-        in_prediction = np.bincount(gram[is_prediction[starts]], minlength=len(uniques))
-        pair_of_gram = np.empty(len(uniques), dtype=np.int64)
-        pair_of_gram[gram] = pair[starts]
-        overlaps[n] = np.bincount(pair_of_gram, weights=np.minimum(in_reference, in_prediction),
-                                  minlength=n_pairs)
-        number = np.full(len(ids), -1, dtype=np.int64)
-        number[starts] = gram
+        gram, uniques = pd.factorize(number * vocab + ids[starts + n - 1])
+        counts = np.bincount(2 * gram + side[starts], minlength=2 * len(uniques)).reshape(-1, 2)
+        previous = uniques // vocab
+        pair_of_number = previous if pair_of_number is None else pair_of_number[previous]
+        shared = np.minimum(counts[:, 0], counts[:, 1])
+        overlaps[n] = np.bincount(pair_of_number, weights=shared, minlength=n_pairs)
+        number = gram
     return overlaps
 
 
