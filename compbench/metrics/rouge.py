@@ -77,7 +77,7 @@ def _ngram_overlaps(encoded: list[list[int]], n_pairs: int) -> dict[int, np.ndar
     for n in NGRAM_ORDERS:
         keep = remaining[starts] >= n  # an n-gram begins here
         starts, number = starts[keep], number[keep]
-        # (number, id) -> number * vocab + id is one-to-one as id < vocab; it stays below len(ids) ** 2.
+        # (number, id) -> number * vocab + id is one-to-one as id < vocab; below max(pairs, tokens) * vocab.
         gram, uniques = pd.factorize(number * vocab + ids[starts + n - 1])
         counts = np.bincount(2 * gram + side[starts], minlength=2 * len(uniques)).reshape(-1, 2)
         previous = uniques // vocab
