@@ -134,20 +134,22 @@ def stages(refs_path: Path, preds_path: Path, tokenizer: str, bootstrap: int) ->
         clock = now
 
     preds = read_predictions(preds_path)
-    table = load_reference_jsonl(refs_path).table
+    columns = load_reference_jsonl(refs_path).columns
     lap("read predictions and references")
-    predictions = [preds.by_id[i] for i in table["id"]]
-    references = table["reference"].tolist()
-    encoded = rouge._encode([*references, *predictions], tokenizer)
+    predictions = [preds.by_id[i] for i in columns["id"]]
+    references = columns["reference"]
+    ref_ids, pred_ids, sizes = rouge._encode(predictions, references, tokenizer)
     lap("tokenize + number the tokens")
-    rouge._ngram_overlaps(encoded, len(references))
+    rouge._ngram_overlaps(ref_ids, pred_ids, sizes)
     lap("n-gram overlaps (1, 2, 3)")
-    n = len(references)
-    [rouge.LCSseq.similarity(r, p) for r, p in zip(encoded[:n], encoded[n:], strict=True)]
+    [rouge.LCSseq.similarity(r, p) for r, p in zip(ref_ids, pred_ids, strict=True)]
     lap("LCS (RapidFuzz)")
     scores = rouge.score_pairs(predictions, references, tokenizer, workers=1)
     lap("score_pairs (all of the above + F)")
-    for subtask, rows in table.groupby("subtask").indices.items():
+    rows_of: dict[str, list[int]] = {}
+    for k, subtask in enumerate(columns["subtask"]):
+        rows_of.setdefault(subtask, []).append(k)
+    for subtask, rows in rows_of.items():
         subtask_bootstrap(scores[rows], 0, subtask, bootstrap)
     lap(f"bootstrap ({bootstrap} resamples, 5 metrics)")
     with tempfile.TemporaryDirectory() as tmp:

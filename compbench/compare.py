@@ -141,7 +141,8 @@ def compare(a: str | Path, b: str | Path, *, bootstrap: int | None = None, seed:
         # One index matrix for both systems: resample r draws the same examples from A and from B.
         distributions[subtask] = bootstrap_means(va - vb, resample_indices(seed, subtask, len(va), resamples))
         column = METRIC_KEYS.index(metric)
-        means[subtask] = (float(example_means(rows_a)[column]), float(example_means(rows_b)[column]))
+        means[subtask] = (float(example_means(rows_a[list(METRIC_KEYS)].to_numpy())[column]),
+                          float(example_means(rows_b[list(METRIC_KEYS)].to_numpy())[column]))
         warning = small_n_warning(len(va))
         enough = len(va) >= MIN_N_FOR_INTERVAL
         subtasks[subtask] = Difference(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from compbench.compare import Comparison, Difference
+from typing import TYPE_CHECKING
+
 from compbench.schemas import Interval, Results
+
+if TYPE_CHECKING:  # compare's reading of Parquet files through pandas is not needed to print results
+    from compbench.compare import Comparison, Difference
 
 _HEAD = ("sub-task", "n", "R-1", "R-2", "R-3", "R-L", "W-R", "main")
 

@@ -18,7 +18,6 @@ from concurrent.futures import ProcessPoolExecutor
 from itertools import chain
 
 import numpy as np
-import pandas as pd
 from rapidfuzz.distance import LCSseq
 
 from compbench.metrics.tokenizers import get_tokenizer
@@ -51,56 +50,77 @@ def _fmeasure(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
     return np.where(precision + recall > 0, f, 0.0)
 
 
-def _encode(texts: Sequence[str], tokenizer: str) -> list[list[int]]:
-    """Each text's tokens as integer ids; equal tokens (``==``, as rouge-score compares them) get equal ids."""
-    tok = get_tokenizer(tokenizer)
-    vocab: dict[str, int] = {}
-    number = vocab.setdefault
-    return [[number(t, len(vocab)) for t in tok.tokenize(text)] for text in texts]
+def _encode(predictions: Sequence[str], references: Sequence[str], tokenizer: str
+            ) -> tuple[list[list[int]], list[list[int]], np.ndarray]:
+    """Each pair's tokens as small integer ids, numbered per pair: within a pair, equal tokens (``==``, as
+    rouge-score compares them) get equal ids. Returns the references' and the predictions' id lists and, per pair,
+    how many distinct tokens it has (its ids are ``0 .. that - 1``)."""
+    tokenize = get_tokenizer(tokenizer).tokenize
+    refs, preds, sizes = [], [], []
+    for prediction, reference in zip(predictions, references, strict=True):
+        local: dict[str, int] = {}
+        number = local.setdefault
+        refs.append([number(t, len(local)) for t in tokenize(reference)])
+        preds.append([number(t, len(local)) for t in tokenize(prediction)])
+        sizes.append(len(local))
+    return refs, preds, np.asarray(sizes, dtype=np.int64)
 
 
-def _ngram_overlaps(encoded: list[list[int]], n_pairs: int) -> dict[int, np.ndarray]:
+def _ngram_overlaps(refs: list[list[int]], preds: list[list[int]], sizes: np.ndarray) -> dict[int, np.ndarray]:
     """For each n of :data:`NGRAM_ORDERS`: per pair, sum over n-grams of min(count in reference, in prediction).
 
-    ``encoded`` holds the references' id lists, then the predictions'. An n-gram of pair ``k`` is numbered by
-    (its (n-1)-gram's number, its last token id), the "0-gram" of pair ``k`` being ``k``: equal n-grams of one pair
-    share a number across its two texts, n-grams of different pairs never do.
+    Unigrams are numbered densely by (pair, token id). An n-gram is numbered by (its first (n-1)-gram's number, its
+    last token id), through one sort, so that equal n-grams of one pair share a number across its two texts and
+    n-grams of different pairs never do. An n-gram can only be in both texts if the two (n-1)-grams it is made of
+    are, so only those positions are numbered: the others add 0 to the sums.
     """
+    n_pairs = len(sizes)
+    encoded = refs + preds
     lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
     ids = np.fromiter(chain.from_iterable(encoded), np.int64, int(lengths.sum()))
-    vocab = int(ids.max()) + 1 if len(ids) else 1
     pair = np.repeat(np.tile(np.arange(n_pairs, dtype=np.int64), 2), lengths)
     side = np.repeat(np.arange(2 * n_pairs) >= n_pairs, lengths).astype(np.int64)  # 1: prediction
     remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))  # tokens from here to the text's end
-    starts, number, pair_of_number = np.arange(len(ids)), pair, None
+    width = max(int(sizes.max(initial=0)), 1)  # every token id is below it
     overlaps: dict[int, np.ndarray] = {}
-    for n in NGRAM_ORDERS:
-        keep = remaining[starts] >= n  # an n-gram begins here
-        starts, number = starts[keep], number[keep]
-        # (number, id) -> number * vocab + id is one-to-one as id < vocab; below max(pairs, tokens) * vocab.
-        gram, uniques = pd.factorize(number * vocab + ids[starts + n - 1])
-        counts = np.bincount(2 * gram + side[starts], minlength=2 * len(uniques)).reshape(-1, 2)
-        previous = uniques // vocab
-        pair_of_number = previous if pair_of_number is None else pair_of_number[previous]
-        shared = np.minimum(counts[:, 0], counts[:, 1])
+
+    def tally(n: int, starts: np.ndarray, number: np.ndarray, pair_of_number: np.ndarray) -> np.ndarray:
+        """Record the n-gram overlaps; return which positions start an n-gram that is in both texts."""
+        counts = np.bincount(2 * number + side[starts], minlength=2 * len(pair_of_number))
+        shared = np.minimum(counts[0::2], counts[1::2])
         overlaps[n] = np.bincount(pair_of_number, weights=shared, minlength=n_pairs)
-        number = gram
+        shared_at = np.zeros(len(ids) + 1, dtype=bool)  # one past the end: never shared
+        shared_at[starts] = shared[number] > 0
+        return shared_at
+
+    starts = np.arange(len(ids))
+    number_at = (np.cumsum(sizes) - sizes)[pair] + ids  # unigrams: the pair's offset + the token id
+    pair_of_number = np.repeat(np.arange(n_pairs, dtype=np.int64), sizes)
+    shared_at = tally(1, starts, number_at, pair_of_number)
+    for n in NGRAM_ORDERS[1:]:  # n-grams whose two (n-1)-grams are shared: (first's number, last id) -> number
+        starts = starts[(remaining[starts] >= n) & shared_at[starts]]
+        starts = starts[shared_at[starts + 1]]
+        uniques, number = np.unique(number_at[starts] * width + ids[starts + n - 1], return_inverse=True)
+        number = number.reshape(-1)
+        pair_of_number = pair_of_number[uniques // width]
+        shared_at = tally(n, starts, number, pair_of_number)
+        number_at = np.full(len(ids), -1, dtype=np.int64)
+        number_at[starts] = number
     return overlaps
 
 
 def _score_serial(predictions: Sequence[str], references: Sequence[str], tokenizer: str) -> np.ndarray:
     n = len(predictions)
-    encoded = _encode([*references, *predictions], tokenizer)
-    ref_len = np.fromiter(map(len, encoded[:n]), np.int64, n)
-    pred_len = np.fromiter(map(len, encoded[n:]), np.int64, n)
+    refs, preds, sizes = _encode(predictions, references, tokenizer)
+    ref_len = np.fromiter(map(len, refs), np.int64, n)
+    pred_len = np.fromiter(map(len, preds), np.int64, n)
     out = np.empty((n, len(METRIC_KEYS)), dtype=np.float64)
-    for j, (order, overlap) in enumerate(_ngram_overlaps(encoded, n).items()):
+    for j, (order, overlap) in enumerate(_ngram_overlaps(refs, preds, sizes).items()):
         # rouge-score: intersection / max(count, 1) on each side, counts of n-grams = max(len - n + 1, 0).
         precision = overlap / np.maximum(pred_len - order + 1, 1)
         recall = overlap / np.maximum(ref_len - order + 1, 1)
         out[:, j] = _fmeasure(precision, recall)
-    lcs = np.fromiter((LCSseq.similarity(r, p) for r, p in zip(encoded[:n], encoded[n:], strict=True)),
-                      np.float64, n)
+    lcs = np.fromiter((LCSseq.similarity(r, p) for r, p in zip(refs, preds, strict=True)), np.float64, n)
     # rouge-score: 0 if either side has no token, else LCS / len on each side (an LCS of 0 gives 0 either way).
     out[:, 3] = _fmeasure(lcs / np.maximum(pred_len, 1), lcs / np.maximum(ref_len, 1))
     out[:, 4] = weighted_rouge(out[:, 0], out[:, 1], out[:, 2])
