@@ -1,9 +1,9 @@
 """Per-example ROUGE-1/2/3/L F-measures, equal (==) to rouge-score's, computed for many pairs at once; weighted ROUGE.
 
 rouge-score scores one pair at a time in Python (``collections.Counter`` n-grams, an O(m·n) LCS table in
-Python lists), which makes scoring slow. Here the texts of a call are tokenized with the same tokenizer, equal
-tokens get equal integer ids, n-gram overlaps are counted for all pairs together with numpy, and the LCS lengths
-come from RapidFuzz's compiled ``LCSseq`` on the id lists. The F-measures are then computed with the operations
+Python lists), which makes scoring slow. Here the texts of a call are tokenized with the same tokenizer, the
+tokens of each pair get small integer ids (equal tokens, equal ids), n-gram overlaps are counted for all pairs
+together with numpy, and the LCS lengths come from RapidFuzz's compiled ``LCSseq`` on the id lists. The F-measures are then computed with the operations
 and operands of rouge-score's ``_score_ngrams`` / ``_score_lcs`` / ``scoring.fmeasure`` in the same order, so they
 are identical floats; ``tests/test_rouge_exact.py`` checks that against ``rouge_scorer.RougeScorer.score`` on
 thousands of random pairs, and ``docs/scoring.md`` has the measurements behind this choice.
