@@ -11,7 +11,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA_VERSION = "1.1"
+RESULTS_SCHEMA_VERSION = "1.2"
 MANIFEST_SCHEMA_VERSION = "1.1"
 BUNDLE_SCHEMA_VERSION = "1.0"
 JUDGE_SCHEMA_VERSION = "1.0"
@@ -215,7 +215,8 @@ class SubtaskMetrics(_Strict):
     rouge3: float
     rougeL: float
     weighted_rouge: float
-    ci: dict[str, Interval] = Field(default_factory=dict)
+    ci: dict[str, Interval] = Field(default_factory=dict)  # empty without resampling or below MIN_N_FOR_INTERVAL
+    warnings: list[str] = Field(default_factory=list)  # e.g. too few examples for the interval to mean anything
     judge: JudgeMetrics | None = None
     language: LanguageCheck | None = None
 
@@ -225,6 +226,7 @@ class FamilyMetrics(_Strict):
 
     subtasks: list[str]
     complete: bool  # every sub-task of the family was scored
+    missing: int = 0  # references of its sub-tasks scored as empty predictions (--allow-missing)
     main_metric: str
     main: float
     rouge1: float
@@ -233,6 +235,7 @@ class FamilyMetrics(_Strict):
     rougeL: float
     weighted_rouge: float
     ci: dict[str, Interval] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
     judge: JudgeMetrics | None = None
     language: LanguageCheck | None = None
 

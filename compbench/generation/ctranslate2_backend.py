@@ -12,14 +12,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from compbench.errors import ConfigError
-from compbench.fileio import cache_root
+from compbench.fileio import cache_root, make_staging_dir
 from compbench.generation.batching import check_options, map_length_sorted
 from compbench.generation.checkpoints import Checkpoint, require_safetensors, resolve_checkpoint
 from compbench.generation.translation import (
@@ -80,7 +79,7 @@ def convert_marian_checkpoint(checkpoint: Checkpoint, quantization: str, cache_d
             return model_class.from_pretrained(model_name_or_path, use_safetensors=True, **kwargs)
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    staging = make_staging_dir(target)
     try:
         SafetensorsConverter(str(checkpoint.path)).convert(str(staging / "model"), quantization=quantization)
         with contextlib.suppress(OSError):  # another process finished the same conversion first
