@@ -9,6 +9,7 @@ input once against its best reference).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,16 +78,18 @@ def _check_options(tokenizer: str, multi_ref: str, bootstrap: int, subtasks: lis
 
 
 def _select(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
-            allow_missing: bool, multi_ref: str) -> tuple[pd.DataFrame, int]:
+            allow_missing: bool, multi_ref: str, ids: Collection[str] | None = None) -> tuple[pd.DataFrame, int]:
     """The reference rows to score, with their predictions; checks ids both ways."""
     table = refs.table
-    ids = table["id"].tolist()
-    known = set(ids)
+    known = set(table["id"].tolist())
     unknown = [pid for pid in preds.by_id if pid not in known]
     if unknown:
         first = unknown[0]
         raise InputError(f"id {first!r} is not in the references {refs.origin} ({len(unknown)} unknown id"
                          f"{'s' if len(unknown) > 1 else ''})", preds.path, preds.where(first))
+    if ids is not None:
+        table = table[table["id"].isin(set(ids))]
+    ids = table["id"].tolist()
     row_subtasks = table["subtask"].tolist()
     if subtasks is None:
         subtasks = sorted({s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id})
@@ -196,16 +199,17 @@ def score(
     base_model: str | None = None,
     efficiency: Efficiency | None = None,
     command: str | None = None,
+    ids: Collection[str] | None = None,
 ) -> ScoreReport:
     """Score a predictions file against a release (``data``: directory or Hub id) or a references file.
 
-    Raises :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes
+    ``ids`` restricts scoring to these reference rows (an evaluation run with ``--limit``). Raises :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes
     nothing (call :meth:`ScoreReport.write`).
     """
     selected = _check_options(tokenizer, multi_ref, bootstrap, subtasks, data, references)
     preds = read_predictions(predictions)
     refs = load_release(data, split) if data is not None else load_reference_jsonl(references)
-    table, ignored = _select(refs, preds, selected, allow_missing, multi_ref)
+    table, ignored = _select(refs, preds, selected, allow_missing, multi_ref, ids)
     if efficiency is None and method is not None and base_model is not None:
         efficiency = _efficiency_of(method, base_model)
     examples, distributions = _score_table(table, tokenizer, multi_ref, seed, bootstrap, workers)
