@@ -23,6 +23,9 @@ _PUBLIC = {
     "train_calibration_bundle": "compbench.training.bundles",
     "train_merge_bundle": "compbench.training.bundles",
     "load_calibrated_bundle": "compbench.training.bundles",
+    "evaluate": "compbench.evaluation.runner",
+    "run_grid": "compbench.evaluation.grid",
+    "METHODS": "compbench.methods",
 }
 
 

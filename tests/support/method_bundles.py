@@ -20,12 +20,16 @@ from tests.support.tiny_peft import random_adapter
 
 
 def write_eval_release(root: Path, subtasks: list[str], test: int = 3, train: int = 4) -> Path:
-    """A release with ``test`` test rows and ``train`` train rows per sub-task, and its manifest."""
+    """A release with ``test`` test rows and ``train`` train rows per sub-task, and its manifest.
+
+    Every input and reference names its split and row (``[train 2]``), so a prompt shows where its text came from.
+    """
     rows = []
     for subtask in subtasks:
         for split, n in (("test", test), ("train", train)):
-            if n:
-                rows += [r.model_dump() for r in split_rows(subtask, split, n)]
+            for i, row in enumerate(split_rows(subtask, split, n)):
+                rows.append({**row.model_dump(), "input": f"{row.input} [{split} input {i}]",
+                             "reference": f"{row.reference} [{split} reference {i}]"})
     return write_release(root, rows)
 
 
@@ -77,7 +81,7 @@ def method_bundle(directory: Path, method: str, model: torch.nn.Module, base_mod
         learned = random_calibration(model, kind, list(loras.values()) if spec.needs_adapters else [])
         calibration = directory.parent / f".{directory.name}.calibration.safetensors"
         save_calibration(learned, calibration)
-    trained = [subtask] if spec.trained_on_compositional else [tasks[0]] if spec.combine == "adapter" else []
+    trained = [subtask] if spec.trained_on_compositional else list(names) if spec.combine == "adapter" else []
     write_bundle(directory, base_model=base_model, method=method, adapters=adapters, tasks=names,
                  parameters=parameters, calibration=calibration, subtasks=trained)
     return directory
