@@ -16,23 +16,12 @@ from compbench.methods import METHODS
 from compbench.schemas import Results
 from compbench.scoring import score
 from compbench.training.data import load_examples
-from tests.support.engines import Recording, echo_output
+from tests.support.engines import Recording, echo_output, one_torch_thread  # noqa: F401 (autouse fixture)
 from tests.support.method_bundles import method_bundle, write_eval_release
 from tests.support.tiny_chat import save_tiny_chat_model, tiny_chat_model
 
 FAST = {"max_new_tokens": 4, "batch_size": 2, "bootstrap": 10, "progress": False}
 SUBTASKS = ["sum+tr-es", "reply+tone-casual", "sum+tone-professional+tr-es"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models gain nothing from threads, and on a busy shared CPU each thread pool sync costs milliseconds."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

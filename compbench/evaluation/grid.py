@@ -40,8 +40,8 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from compbench.errors import InputError
 from compbench.fileio import read_text_strict
-from compbench.methods import get_method
-from compbench.schemas import Results
+from compbench.methods import METHODS, get_method
+from compbench.schemas import BUNDLE_MANIFEST_NAME, Results
 from compbench.tasks import MAIN_FAMILIES, REGISTRY, tasks_in_family
 
 
@@ -137,12 +137,15 @@ def read_grid(path: str | Path) -> tuple[Grid, list[Cell]]:
         labels: set[str] = set()
         for entry in model.bundles:
             if isinstance(entry, str):
-                entry = GridBundle(method=entry) if _is_adapter_free(entry) else GridBundle(bundle=entry)
+                entry = GridBundle(method=entry) if entry in METHODS else GridBundle(bundle=entry)
             if entry.method is not None:
                 spec = get_method(entry.method)
                 if spec.needs_adapters or spec.learned:
                     raise InputError(f"model {model.name}: method {entry.method!r} needs a bundle directory", path)
             bundle = Path(_local(root, entry.bundle)) if entry.bundle is not None else None
+            if bundle is not None and not (bundle / BUNDLE_MANIFEST_NAME).is_file():
+                raise InputError(f"model {model.name}: no adapter bundle at {entry.bundle} (no {BUNDLE_MANIFEST_NAME})",
+                                 path)
             label = entry.label or (bundle.name if bundle is not None else entry.method)
             if label in labels:
                 raise InputError(f"model {model.name}: two bundles are labelled {label!r}; give one a 'label'", path)
@@ -150,12 +153,6 @@ def read_grid(path: str | Path) -> tuple[Grid, list[Cell]]:
             cells.append(Cell(model=model.name, base_model=_local(root, model.base_model), revision=model.revision,
                               bundle=bundle, method=entry.method, label=label, out=Path(grid.out) / model.name / label))
     return grid, cells
-
-
-def _is_adapter_free(entry: str) -> bool:
-    from compbench.methods import METHODS
-
-    return entry in METHODS and not METHODS[entry].needs_adapters and not METHODS[entry].learned
 
 
 def _local(root: Path, value: str) -> str:
@@ -175,12 +172,14 @@ def run_grid(path: str | Path, *, progress: bool = True, engine: Any = None,
         from compbench.evaluation.engine import TransformersEngine
 
         engine = TransformersEngine(device=grid.device, batch_size=grid.batch_size)
-    for cell in cells:
-        prepared = prepare(cell.bundle, data=grid.data, method=cell.method, base_model=cell.base_model,
-                           revision=cell.revision, subtasks=grid.subtasks or None, split=grid.split, out=cell.out,
-                           limit=grid.limit, batch_size=grid.batch_size, max_new_tokens=grid.max_new_tokens,
-                           device=grid.device, dtype=grid.dtype, seed=grid.seed, bootstrap=grid.bootstrap,
-                           check_device=False, only_servable=True) if _serves_any(cell, grid) else None
+    # Every cell is checked (bundle, sub-tasks, base model, shapes) before the first one runs.
+    prepared_cells = [(cell, prepare(cell.bundle, data=grid.data, method=cell.method, base_model=cell.base_model,
+                                     revision=cell.revision, subtasks=grid.subtasks or None, split=grid.split,
+                                     out=cell.out, limit=grid.limit, batch_size=grid.batch_size,
+                                     max_new_tokens=grid.max_new_tokens, device=grid.device, dtype=grid.dtype,
+                                     seed=grid.seed, bootstrap=grid.bootstrap, check_device=False,
+                                     only_servable=True) if _serves_any(cell, grid) else None) for cell in cells]
+    for cell, prepared in prepared_cells:
         if prepared is None or not prepared.subtasks:
             report.runs.append(GridRun(cell, "serves none of the grid's sub-tasks"))
         elif prepared.finished:

@@ -188,10 +188,17 @@ def default_subtasks(target: Target, available: list[str]) -> list[str]:
 
 
 def servable_subtasks(target: Target, subtasks: list[str], available: list[str]) -> list[str]:
-    """Of the named sub-tasks (families expanded), those in the release that the bundle serves (a grid's cell)."""
+    """Of the named sub-tasks (families expanded), those the bundle serves (a grid's cell); each must be in the
+    release."""
     from compbench.training.data import resolve_subtasks
 
     chosen = set(resolve_subtasks(subtasks))
+    for subtask in sorted(chosen):
+        if get_task(subtask).kind == "single":
+            raise ConfigError(f"{subtask} is a single task; evaluate compositional sub-tasks (compbench tasks)")
+        if subtask not in available:
+            raise ConfigError(f"the release has no split of sub-task {subtask} to evaluate "
+                              f"(it has: {', '.join(available) or 'none'})")
     return [s for s in compositional_subtasks() if s in chosen and s in available and servable(target, s)]
 
 

@@ -4,6 +4,20 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy shared CPU each thread-pool sync costs milliseconds.
+    Import it into a test module to use it there; the previous setting comes back after the module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 class Recording:
     """Wraps an engine and records every ``generate`` call; with ``die_after`` it raises KeyboardInterrupt (a
