@@ -90,3 +90,14 @@ def test_compbench_methods_lists_the_registry():
     text = CliRunner().invoke(main, ["methods"]).output
     assert all(title in text for title in BLOCK_TITLES.values())
     assert text.index("zero-shot") < text.index("ties") < text.index("multi-step") < text.index("lc++-shared-no-lora")
+
+
+def test_listing_methods_loads_no_backend():
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from compbench.cli import main; "
+            "result = CliRunner().invoke(main, ['methods']); assert result.exit_code == 0, result.output; "
+            "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
