@@ -20,12 +20,23 @@ from compbench.hub_access import hub_access
 
 
 def resolve_base_model(name: str, revision: str | None = None) -> BaseModel:
-    """The local files and revision of ``name`` (a model directory or a Hub id ``org/name``)."""
-    return _resolve(str(name), revision)
+    """The local files and revision of ``name`` (a model directory or a Hub id ``org/name``).
+
+    A local directory's content hash is remembered for the process while none of its files changes size or
+    modification time (a grid resolves each model once per bundle).
+    """
+    return _resolve(str(name), revision, _signature(Path(str(name)).expanduser()))
+
+
+def _signature(path: Path) -> tuple | None:
+    if not path.is_dir():
+        return None
+    return tuple(sorted((p.relative_to(path).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in path.rglob("*") if p.is_file()))
 
 
 @lru_cache(maxsize=16)
-def _resolve(name: str, revision: str | None) -> BaseModel:
+def _resolve(name: str, revision: str | None, signature: tuple | None) -> BaseModel:
     from compbench.generation.checkpoints import (
         SAFE_DOWNLOAD_PATTERNS,
         describe_local_checkpoint,

@@ -178,9 +178,9 @@ def run_grid(path: str | Path, *, progress: bool = True, engine: Any = None,
                                      out=cell.out, limit=grid.limit, batch_size=grid.batch_size,
                                      max_new_tokens=grid.max_new_tokens, device=grid.device, dtype=grid.dtype,
                                      seed=grid.seed, bootstrap=grid.bootstrap, check_device=False,
-                                     only_servable=True) if _serves_any(cell, grid) else None) for cell in cells]
+                                     only_servable=True)) for cell in cells]
     for cell, prepared in prepared_cells:
-        if prepared is None or not prepared.subtasks:
+        if not prepared.subtasks:
             report.runs.append(GridRun(cell, "serves none of the grid's sub-tasks"))
         elif prepared.finished:
             report.runs.append(GridRun(cell, "finished before", _read_results(cell.out)))
@@ -193,17 +193,6 @@ def run_grid(path: str | Path, *, progress: bool = True, engine: Any = None,
         if echo:
             echo(f"{cell.model} / {cell.label}: {report.runs[-1].status} ({cell.out})")
     return report
-
-
-def _serves_any(cell: Cell, grid: Grid) -> bool:
-    """Whether the cell's bundle serves any of the grid's sub-tasks (reads only bundle.json and task names)."""
-    from compbench.evaluation.steps import resolve_target, servable
-    from compbench.training.data import resolve_subtasks
-
-    if not grid.subtasks:
-        return True
-    target = resolve_target(cell.bundle, cell.method, cell.base_model)
-    return any(servable(target, s) for s in resolve_subtasks(grid.subtasks))
 
 
 def _read_results(out: Path) -> Results:

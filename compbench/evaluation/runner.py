@@ -353,7 +353,8 @@ def preflight(base: BaseModel, steps: list[Step]) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------- the run dir
 def run_identity(target: Target, base: BaseModel, dtype: str, release: Path, split: str, subtasks: list[str],
                  limit: int | None, decoding: Decoding, seed: int) -> dict[str, Any]:
-    """Everything that decides an evaluation's predictions (not where files lie, not the engine or batch size)."""
+    """Everything that decides an evaluation's predictions (not where files lie, not the engine or batch size,
+    not the bootstrap: re-scoring needs no new run)."""
     from compbench.schemas import MANIFEST_NAME
 
     return {
@@ -368,7 +369,7 @@ def run_identity(target: Target, base: BaseModel, dtype: str, release: Path, spl
         "subtasks": subtasks,
         "limit": limit,
         "decoding": decoding.identity(),
-        "seed": seed,
+        "seed": seed if target.spec.prompt == "icl" else None,  # it draws the in-context example
     }
 
 
