@@ -6,8 +6,8 @@ A causal LM with Qwen2.5-0.5B's layer shapes (hidden 896, intermediate 4864, 14 
 directory like a Hub model. Two random rank-32 LoRAs (alpha 16, all seven module types) stand for
 the sum and tr-es adapters; an LC calibration sits on their mean. Every generation has exactly ``--new-tokens``
 tokens (``min_new_tokens = max_new_tokens``), so every variant generates the same amount; prompts are
-``--examples`` synthetic dialogues of random words (~190 tokens with the prompt and template, DialogSum-like)
-under sum+tr-es's prompt.
+``--examples`` synthetic dialogues of random one-token words (~180 tokens with the prompt and template, about
+a DialogSum dialogue) under sum+tr-es's prompt.
 
 Three ratios, one run:
 
@@ -56,27 +56,48 @@ def write_model(directory: Path, shape: dict) -> Path:
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=shape["vocab_size"], special_tokens=SPECIALS, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    words = [f"w{i}" for i in range(word_range(shape))]
+    words = corpus_words(shape)
     corpus = [task.prompt for task in REGISTRY.values()] + [" ".join(words[i:i + 100]) for i in range(0, len(words), 100)]
     core.train_from_iterator(corpus * 2, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<|im_end|>")
     tokenizer.chat_template = CHATML
     torch.manual_seed(0)
+    # a wider init than the default 0.02 makes the random model's greedy outputs depend on its input, as a
+    # trained model's do (multi-step's second pass would otherwise see one repeated text, generated once)
     config = Qwen2Config(**{**shape, "vocab_size": len(tokenizer)}, max_position_embeddings=2048,
-                         tie_word_embeddings=False, pad_token_id=tokenizer.pad_token_id,
+                         initializer_range=0.1, tie_word_embeddings=False, pad_token_id=tokenizer.pad_token_id,
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
     Qwen2ForCausalLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 
 
-def word_range(shape: dict) -> int:
-    """How many distinct ``w<n>`` words the tokenizer is trained on (enough to fill its vocabulary)."""
-    return min(100_000, 4 * shape["vocab_size"])
+def corpus_words(shape: dict) -> list[str]:
+    """Distinct made-up words (``aab``, ``aac``, ...) to train the tokenizer on: enough to fill its vocabulary."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = []
+    for i in range(min(100_000, 4 * shape["vocab_size"])):
+        word = ""
+        for _ in range(3):
+            i, r = divmod(i, 26)
+            word = letters[r] + word
+        words.append(letters[i % 26] + word if i else word)
+    return words
 
 
-def write_release(directory: Path, examples: int, words: int, word_count: int) -> Path:
-    """A release with ``examples`` sum+tr-es test rows (and one train row), random word-level dialogues."""
+def single_token_words(model_dir: Path, shape: dict) -> list[str]:
+    """The made-up words the tokenizer holds as one token each (a dialogue of N of them is N tokens); a tiny
+    vocabulary holds few, and then any corpus word will do."""
+    import json
+
+    vocab = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    whole = sorted(token[1:] for token in vocab if token.startswith("Ġ") and token[1:].isascii()
+                   and token[1:].isalpha() and token[1:].islower() and len(token) > 3)
+    return whole if len(whole) >= 100 else corpus_words(shape)
+
+
+def write_release(directory: Path, examples: int, words: int, vocabulary: list[str]) -> Path:
+    """A release with ``examples`` sum+tr-es test rows (and one train row): dialogues of random words."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -90,7 +111,7 @@ def write_release(directory: Path, examples: int, words: int, word_count: int) -
     files = []
     for split, n in (("test", examples), ("train", 1)):
         rows = [{"id": f"{split}-{i}", "subtask": task.id, "family": task.family, "split": split,
-                 "prompt": task.prompt, "input": " ".join(f"w{rng.randrange(word_count)}" for _ in range(words)),
+                 "prompt": task.prompt, "input": " ".join(rng.choice(vocabulary) for _ in range(words)),
                  "reference": "w5 w6 w7", "reference_index": 0, "chain": [], "source_dataset": "synthetic",
                  "source_id": str(i), "generators": []} for i in range(n)]
         path = directory / split_file_path(task.config_name, split)
@@ -143,18 +164,18 @@ def write_bundles(root: Path, model_dir: Path) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Tiny config, seconds: a smoke run.")
-    parser.add_argument("--examples", type=int, default=None, help="Prompts (default 48).")
-    parser.add_argument("--new-tokens", type=int, default=None, help="Tokens generated per output (default 16).")
+    parser.add_argument("--examples", type=int, default=None, help="Prompts (default 32).")
+    parser.add_argument("--new-tokens", type=int, default=None, help="Tokens generated per output (default 24).")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--words", type=int, default=None, help="Words per dialogue (default 80).")
+    parser.add_argument("--words", type=int, default=None, help="Words (= tokens) per dialogue (default 140).")
     parser.add_argument("--repeats", type=int, default=None, help="Repeats of the folded-vs-base timing (default 3).")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     shape = QUICK if args.quick else FULL
-    examples = args.examples or (4 if args.quick else 48)
-    new_tokens = args.new_tokens or (2 if args.quick else 16)
-    words = args.words or (12 if args.quick else 80)
+    examples = args.examples or (4 if args.quick else 32)
+    new_tokens = args.new_tokens or (2 if args.quick else 24)
+    words = args.words or (12 if args.quick else 140)
     repeats = args.repeats or (1 if args.quick else 3)
 
     from transformers.utils import logging as transformers_logging
@@ -172,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-evaluate-") as tmp:
         root = Path(tmp)
         model_dir = write_model(root / "model", shape)
-        release = write_release(root / "release", examples, words, word_range(shape))
+        release = write_release(root / "release", examples, words, single_token_words(model_dir, shape))
         bundles = write_bundles(root, model_dir)
         base = resolve_base_model(str(model_dir))
         tokenizer = load_tokenizer(base)
@@ -224,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     label = "quick smoke run" if args.quick else "Qwen2.5-0.5B-shaped"
     print(f"{label}: {shape['num_hidden_layers']} layers, hidden {shape['hidden_size']}, intermediate "
           f"{shape['intermediate_size']}, vocab {shape['vocab_size']}; {examples} prompts of {words} words "
-          f"({prompt_tokens:.0f} tokens on average), "
+          f"({prompt_tokens:.0f} prompt tokens on average), "
           f"{new_tokens} new tokens each (fixed), greedy, {args.threads} threads")
     print(f"1. one at a time: {tokens / one_time:.1f} tokens/s ({examples / one_time:.2f} examples/s); batched "
           f"(batch {args.batch_size}): {tokens / batched_time:.1f} tokens/s ({examples / batched_time:.2f} "

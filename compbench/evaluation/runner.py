@@ -3,8 +3,8 @@
 An evaluation run writes one directory:
 
 - ``run.json``: what is being evaluated (method, bundle content hashes, base model revision, release hash,
-  split, sub-tasks, limit, decoding, seed), written once every check has passed; a run started again into
-  the same directory must match it;
+  split, sub-tasks, limit, decoding, the seed for ICL), written once every check has passed; a run started
+  again into the same directory must match it;
 - ``predictions.jsonl``: ``{"id", "prediction"}`` per evaluated row (multi-step adds ``"intermediate"``, the
   outputs of the steps before the last), exactly what ``compbench score`` reads;
 - ``results.json`` and ``results.examples.parquet``: the scorer's results document, with the method, the base
