@@ -33,7 +33,8 @@ def run(env, cwd, *args):
 def test_wheel_contains_the_packages_and_no_tests(installed):
     wheel, _, _, _ = installed
     names = zipfile.ZipFile(wheel).namelist()
-    for package in ("compbench/", "builders/", "leaderboard/", "data_cards/"):
+    for package in ("compbench/", "compbench/evaluation/", "compbench/methods/", "builders/", "leaderboard/",
+                    "data_cards/"):
         assert any(n.startswith(package) for n in names), package
     assert not any(n.startswith("tests/") for n in names)
 
@@ -47,7 +48,10 @@ def test_wheel_runs_tasks_and_score_outside_the_checkout(installed):
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) > 20
     result = run(env, tmp, "-h")
-    assert "score" in result.stdout
+    assert "score" in result.stdout and "evaluate" in result.stdout
+    result = run(env, tmp, "methods", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 22
     out = tmp / "results.json"
     result = run(env, tmp, "score", str(ROOT / "examples/predictions.jsonl"), "--references",
                  str(ROOT / "examples/references.jsonl"), "--out", str(out))
