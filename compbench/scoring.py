@@ -203,8 +203,9 @@ def score(
 ) -> ScoreReport:
     """Score a predictions file against a release (``data``: directory or Hub id) or a references file.
 
-    ``ids`` restricts scoring to these reference rows (an evaluation run with ``--limit``). Raises :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes
-    nothing (call :meth:`ScoreReport.write`).
+    ``ids`` restricts scoring to these reference rows (an evaluation run with ``--limit``). Raises
+    :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes nothing
+    (call :meth:`ScoreReport.write`).
     """
     selected = _check_options(tokenizer, multi_ref, bootstrap, subtasks, data, references)
     preds = read_predictions(predictions)
