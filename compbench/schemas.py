@@ -11,7 +11,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA_VERSION = "1.2"
+RESULTS_SCHEMA_VERSION = "1.3"
 MANIFEST_SCHEMA_VERSION = "1.1"
 BUNDLE_SCHEMA_VERSION = "1.0"
 JUDGE_SCHEMA_VERSION = "1.0"
@@ -292,7 +292,9 @@ class BundleRecord(_Strict):
 class GenerationSettings(_Strict):
     """How an evaluation generated its predictions (``compbench evaluate``)."""
 
-    engine: str  # what ran the model ("transformers", ...); never part of a cache key
+    engine: str  # what ran the model: "transformers" (in process), "vllm", "ray"; never part of a cache key
+    # how it ran: Ray's runtime and actors, vLLM's max_lora_rank and engine options (schema 1.3); never in a key
+    engine_options: dict[str, object] = Field(default_factory=dict)
     decoding: str = "greedy"
     max_new_tokens: int
     min_new_tokens: int = 0

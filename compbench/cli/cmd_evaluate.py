@@ -18,6 +18,8 @@ from compbench.cli.options import (
     data_option,
     device_option,
     dtype_option,
+    engine_arguments,
+    engine_options,
     json_option,
     limit_option,
     max_new_tokens_option,
@@ -27,7 +29,22 @@ from compbench.cli.options import (
     split_option,
     subtask_option,
 )
-from compbench.evaluation.runner import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS  # light: no torch
+from compbench.evaluation.engine import EVALUATION_ENGINES  # light: no torch
+from compbench.evaluation.runner import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
+
+
+def _require_extras(command: str, engine: str) -> None:
+    """The ``[evaluate]`` extra, and the engine's own (``[ray]``; ``[vllm]`` in its own environment)."""
+    from compbench.errors import ConfigError
+    from compbench.extras import missing_modules, require_extra
+
+    require_extra("evaluate", command)
+    if engine == "ray":
+        require_extra("ray", "--engine ray")
+    if engine == "vllm" and missing_modules("vllm"):
+        from compbench.generation.vllm_tone import vllm_missing
+
+        raise ConfigError(vllm_missing("--engine vllm"))
 
 
 def _quiet_libraries() -> None:
@@ -60,6 +77,7 @@ def _quiet_libraries() -> None:
 @seed_option(help="Seed of the in-context example draw and of the bootstrap.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% intervals (0: none).")
+@engine_options(EVALUATION_ENGINES)
 @progress_option()
 @cache_dir_option()
 @json_option(help="Print the results document instead of the table.")
@@ -67,11 +85,10 @@ def _quiet_libraries() -> None:
 def evaluate_command(bundle: Path | None, data: str, method: str | None, base_model: str | None,
                      revision: str | None, subtasks: tuple[str, ...], split: str, out: str | None, limit: int | None,
                      batch_size: int, max_new_tokens: int, device: str, dtype: str, seed: int, bootstrap: int,
-                     no_progress: bool, cache_dir: str | None, as_json: bool) -> None:
+                     engine: str, ray_address: str | None, actors: int | None, gpus_per_actor: float | None,
+                     cpus_per_actor: float | None, no_progress: bool, cache_dir: str | None, as_json: bool) -> None:
     """Evaluate an adapter BUNDLE (or --method zero-shot|icl --base-model M) on a release and score it."""
-    from compbench.extras import require_extra
-
-    require_extra("evaluate", "compbench evaluate")
+    _require_extras("compbench evaluate", engine)
     from compbench.evaluation.runner import evaluate
     from compbench.report import render_results
 
@@ -80,7 +97,9 @@ def evaluate_command(bundle: Path | None, data: str, method: str | None, base_mo
     evaluation = evaluate(bundle, data=data, method=method, base_model=base_model, revision=revision,
                           subtasks=list(subtasks) or None, split=split, out=out, limit=limit, batch_size=batch_size,
                           max_new_tokens=max_new_tokens, device=device, dtype=dtype, seed=seed, bootstrap=bootstrap,
-                          progress=not no_progress, cache_dir=cache_dir, command=command_line())
+                          progress=not no_progress, cache_dir=cache_dir, engine=engine,
+                          engine_options=engine_arguments(ray_address, actors, gpus_per_actor, cpus_per_actor),
+                          command=command_line())
     if as_json:
         click.echo(json.dumps(evaluation.results.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
@@ -94,21 +113,23 @@ def evaluate_command(bundle: Path | None, data: str, method: str | None, base_mo
 
 @click.command("run-grid")
 @click.argument("grid", type=click.Path(dir_okay=False, path_type=Path))
+@engine_options(EVALUATION_ENGINES)
 @progress_option()
 @cache_dir_option()
 @json_option(help="Print what ran and the Table 2 layout as JSON.")
 @handle_errors
-def run_grid_command(grid: Path, no_progress: bool, cache_dir: str | None, as_json: bool) -> None:
+def run_grid_command(grid: Path, engine: str, ray_address: str | None, actors: int | None,
+                     gpus_per_actor: float | None, cpus_per_actor: float | None, no_progress: bool,
+                     cache_dir: str | None, as_json: bool) -> None:
     """Run every bundle x base model x sub-task of GRID.yaml (docs/evaluate.md), skipping finished runs, and
     print the Table 2 layout of the results the grid has."""
-    from compbench.extras import require_extra
-
-    require_extra("evaluate", "compbench run-grid")
+    _require_extras("compbench run-grid", engine)
     from compbench.evaluation.grid import render_table2, run_grid
 
     if no_progress:
         _quiet_libraries()
-    report = run_grid(grid, progress=not no_progress, cache_dir=cache_dir,
+    report = run_grid(grid, progress=not no_progress, cache_dir=cache_dir, engine=engine,
+                      engine_options=engine_arguments(ray_address, actors, gpus_per_actor, cpus_per_actor),
                       echo=None if as_json else lambda line: click.echo(line, err=True))
     document = report.to_dict()
     if as_json:

@@ -1,10 +1,17 @@
 """Engines: what turns ``(model plan, prompts)`` into outputs. The in-process transformers engine lives here.
 
 An engine is any object with a ``name`` and ``generate(plan, prompts, decoding) -> list[str]`` returning one
-output per prompt, in order (:class:`Engine`). It is the unit a scale-out backend replaces: a vLLM engine
-would turn the plan's update into a LoRA request, a Ray Data actor would hold one engine per GPU. Engines know
-nothing of caching: :class:`compbench.evaluation.generations.GenerationRunner` sits in front of them, and the
-cache key never names the engine.
+output per prompt, in order (:class:`Engine`). Optionally it has ``prepare(plans)`` (check and get ready for
+every plan of a run, before anything is written), ``generate_batches(plan, batches, decoding)`` (take all of a
+plan's batches at once and yield ``(index, outputs)`` as each finishes), ``options`` (what the results record of
+it) and ``close()``. Engines know nothing of caching:
+:class:`compbench.evaluation.generations.GenerationRunner` sits in front of them, and the cache key never names
+the engine. :func:`evaluation_engine` makes one by name:
+
+- ``local``: :class:`TransformersEngine`, in this process;
+- ``vllm``: :class:`compbench.evaluation.vllm_engine.VllmEngine`, vLLM in this process, bundles as LoRA requests;
+- ``ray``: :class:`compbench.evaluation.ray_evaluator.RayEvaluator`, a Ray Data actor pool per model plan, each
+  actor running the transformers engine (or vLLM).
 
 :class:`TransformersEngine` loads the base model (safetensors, no remote code), folds the plan's weight update
 into it (:mod:`compbench.evaluation.updates`) and generates greedily in length-sorted, left-padded batches. It
@@ -14,9 +21,13 @@ keeps the last plan's model loaded, loads weights only when asked to generate, a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from compbench.evaluation.plan import Decoding, ModelPlan
+from compbench.evaluation.plan import BaseModel, Decoding, ModelPlan
+
+#: ``--engine`` of ``compbench evaluate`` and ``run-grid``.
+EVALUATION_ENGINES = ("local", "ray", "vllm")
 
 
 @runtime_checkable
@@ -24,6 +35,44 @@ class Engine(Protocol):
     name: str
 
     def generate(self, plan: ModelPlan, prompts: Sequence[str], decoding: Decoding) -> list[str]: ...
+
+
+def evaluation_engine(name: str = "local", *, device: str = "cpu", batch_size: int = 16,
+                      cache_dir: str | Path | None = None, **options: Any) -> Engine:
+    """The engine ``name`` (:data:`EVALUATION_ENGINES`) on ``device``; ``options`` are the Ray engine's (``address``,
+    ``actors``, ``gpus_per_actor``, ``cpus_per_actor``, ``runtime``) or vLLM's (``max_loras``, ``max_lora_rank``,
+    ``engine_options``, ``export_dir``: default ``CACHE_DIR/lora-exports`` when ``cache_dir`` is given). Close it
+    when done (:func:`close_engine`)."""
+    from compbench.errors import ConfigError
+
+    ray_only = {"address", "actors", "gpus_per_actor", "cpus_per_actor", "runtime", "runtime_options",
+                "init_options"}
+    if name != "ray" and ray_only & set(options):
+        given = ", ".join("--ray-address" if o == "address" else "--" + o.replace("_", "-")
+                          for o in sorted(ray_only & set(options)))
+        raise ConfigError(f"{given}: only with --engine ray")
+    if name == "local":
+        if options:
+            raise ConfigError(f"the local engine takes no options ({', '.join(sorted(options))})")
+        return TransformersEngine(device=device, batch_size=batch_size)
+    if name == "vllm":
+        from compbench.evaluation.vllm_engine import VllmEngine
+
+        if cache_dir is not None:
+            options.setdefault("export_dir", Path(cache_dir) / "lora-exports")
+        return VllmEngine(device=device, **options)
+    if name == "ray":
+        from compbench.evaluation.ray_evaluator import RayEvaluator
+
+        return RayEvaluator(device=device, batch_size=batch_size, **options)
+    raise ConfigError(f"unknown engine {name!r} (choose one of {', '.join(EVALUATION_ENGINES)})")
+
+
+def close_engine(engine: object) -> None:
+    """Release what ``engine`` holds (loaded weights, a vLLM engine, a Ray instance it started)."""
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()
 
 
 class TransformersEngine:
@@ -92,8 +141,25 @@ def load_plan(plan: ModelPlan, device: str = "cpu"):
 def eos_ids(model, tokenizer) -> list[int]:
     """Every id that ends a turn: the generation config's EOS ids (chat models list their end-of-turn token)
     and the tokenizer's EOS."""
+    return _turn_end_ids(getattr(model.generation_config, "eos_token_id", None), tokenizer)
+
+
+def base_eos_ids(base: BaseModel, tokenizer) -> list[int]:
+    """:func:`eos_ids` read from the base model's files, without loading it (``generation_config.json``, else
+    the model config, as ``from_pretrained`` reads them)."""
+    from transformers import GenerationConfig
+
+    from compbench.evaluation.base_model import load_config
+
+    try:
+        config = GenerationConfig.from_pretrained(base.path)
+    except OSError:  # no generation_config.json: the model config's tokens, as transformers does
+        config = GenerationConfig.from_model_config(load_config(base))
+    return _turn_end_ids(getattr(config, "eos_token_id", None), tokenizer)
+
+
+def _turn_end_ids(configured, tokenizer) -> list[int]:
     ids: list[int] = []
-    configured = getattr(model.generation_config, "eos_token_id", None)
     for value in (configured if isinstance(configured, (list, tuple)) else [configured]):
         if value is not None and value not in ids:
             ids.append(int(value))

@@ -38,7 +38,7 @@ import yaml
 from pydantic import BaseModel as Schema
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from compbench.errors import InputError
+from compbench.errors import ConfigError, InputError
 from compbench.fileio import read_text_strict
 from compbench.methods import METHODS, get_method
 from compbench.schemas import BUNDLE_MANIFEST_NAME, Results
@@ -161,24 +161,46 @@ def _local(root: Path, value: str) -> str:
     return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
 
 
-def run_grid(path: str | Path, *, progress: bool = True, engine: Any = None,
+def run_grid(path: str | Path, *, progress: bool = True, engine: Any = None, engine_options: dict[str, Any] | None = None,
              cache_dir: str | Path | None = None, echo=None) -> GridReport:
-    """Run every cell of the grid that is not finished yet; returns what ran and every result the grid has."""
-    from compbench.evaluation.runner import prepare, run_prepared
+    """Run every cell of the grid that is not finished yet; returns what ran and every result the grid has.
+
+    ``engine`` is an :class:`~compbench.evaluation.engine.Engine`, or a name (``local``, ``vllm``, ``ray``) made
+    with ``engine_options`` on the grid's device and batch size and closed at the end; default: in process.
+    """
+    from compbench.evaluation.engine import close_engine, evaluation_engine
+    from compbench.evaluation.runner import prepare
 
     grid, cells = read_grid(path)
-    report = GridReport(grid)
-    if engine is None:
-        from compbench.evaluation.engine import TransformersEngine
+    # Every cell is checked (bundle, sub-tasks, base model, shapes) before the first one runs and before an
+    # engine (a Ray instance, a vLLM engine) starts.
+    prepared = [(cell, prepare(cell.bundle, data=grid.data, method=cell.method, base_model=cell.base_model,
+                               revision=cell.revision, subtasks=grid.subtasks or None, split=grid.split,
+                               out=cell.out, limit=grid.limit, batch_size=grid.batch_size,
+                               max_new_tokens=grid.max_new_tokens, device=grid.device, dtype=grid.dtype,
+                               seed=grid.seed, bootstrap=grid.bootstrap, check_device=False,
+                               only_servable=True)) for cell in cells]
+    if engine is not None and not isinstance(engine, str):
+        if engine_options:
+            raise ConfigError("engine_options go with an engine name (local, vllm, ray)")
+        return _run_cells(path, grid, prepared, engine, progress, cache_dir, echo)
+    made = evaluation_engine(engine or "local", device=grid.device, batch_size=grid.batch_size, cache_dir=cache_dir,
+                             **(engine_options or {}))
+    try:
+        return _run_cells(path, grid, prepared, made, progress, cache_dir, echo)
+    finally:
+        close_engine(made)
 
-        engine = TransformersEngine(device=grid.device, batch_size=grid.batch_size)
-    # Every cell is checked (bundle, sub-tasks, base model, shapes) before the first one runs.
-    prepared_cells = [(cell, prepare(cell.bundle, data=grid.data, method=cell.method, base_model=cell.base_model,
-                                     revision=cell.revision, subtasks=grid.subtasks or None, split=grid.split,
-                                     out=cell.out, limit=grid.limit, batch_size=grid.batch_size,
-                                     max_new_tokens=grid.max_new_tokens, device=grid.device, dtype=grid.dtype,
-                                     seed=grid.seed, bootstrap=grid.bootstrap, check_device=False,
-                                     only_servable=True)) for cell in cells]
+
+def _run_cells(path: str | Path, grid: Grid, prepared_cells: list, engine: Any, progress: bool,
+               cache_dir: str | Path | None, echo) -> GridReport:
+    from compbench.evaluation.runner import run_prepared
+
+    report = GridReport(grid)
+    to_run = [p for _, p in prepared_cells if p.subtasks and not p.finished]
+    if to_run and callable(getattr(engine, "prepare", None)):
+        # every plan of every cell left to run, at once: a vLLM engine learns the largest LoRA rank it must serve
+        engine.prepare([plan for p in to_run for plan in p.plans()])
     for cell, prepared in prepared_cells:
         if not prepared.subtasks:
             report.runs.append(GridRun(cell, "serves none of the grid's sub-tasks"))

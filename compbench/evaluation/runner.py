@@ -119,6 +119,15 @@ class Prepared:
         """Whether ``out`` already holds this evaluation's complete results."""
         return finished(self.out, self.identity)
 
+    def plans(self) -> list[ModelPlan]:
+        """The weights of every pass, once each (what an engine's ``prepare`` checks before the run starts)."""
+        plans: dict[str, ModelPlan] = {}
+        for chain_steps in self.steps.values():
+            for step in chain_steps:
+                plan = ModelPlan(base=self.base, dtype=self.dtype, update=step.update)
+                plans.setdefault(plan.key, plan)
+        return list(plans.values())
+
 
 def evaluate(
     bundle: str | Path | None = None,
@@ -141,6 +150,7 @@ def evaluate(
     progress: bool = True,
     cache_dir: str | Path | None = None,
     engine: Any = None,
+    engine_options: dict[str, Any] | None = None,
     command: str | None = None,
 ) -> Evaluation:
     """Evaluate ``bundle`` (an adapter bundle directory) on the release ``data`` and write a results directory.
@@ -148,16 +158,28 @@ def evaluate(
     ``method`` names an adapter-free method (``zero-shot``, ``icl``) without a bundle; ``base_model`` and
     ``revision`` replace the bundle's (e.g. a local copy of its Hub model). ``subtasks`` (ids or families)
     default to the sub-tasks the bundle was made for, or every one it can serve, that the release holds.
-    ``limit`` takes the first rows of each sub-task. ``engine`` replaces the in-process transformers engine
-    (any :class:`~compbench.evaluation.engine.Engine`). Raises :class:`InputError` / :class:`ConfigError`
+    ``limit`` takes the first rows of each sub-task. ``engine`` replaces the in-process transformers engine: an
+    :class:`~compbench.evaluation.engine.Engine`, or a name (``local``, ``vllm``, ``ray``) made with
+    ``engine_options`` on ``device`` and closed at the end. Raises :class:`InputError` / :class:`ConfigError`
     before writing anything when the input is wrong.
     """
     prepared = prepare(bundle, data=data, method=method, base_model=base_model, revision=revision,
                        subtasks=subtasks, split=split, out=out, limit=limit, batch_size=batch_size,
                        max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, device=device, dtype=dtype,
-                       seed=seed, bootstrap=bootstrap, check_device=engine is None)
-    return run_prepared(prepared, engine=engine, cache_dir=cache_dir, progress=progress,
-                        command=command or f"compbench.evaluate({str(bundle or method)!r}, data={data!r})")
+                       seed=seed, bootstrap=bootstrap, check_device=engine in (None, "local"))
+    command = command or f"compbench.evaluate({str(bundle or method)!r}, data={data!r})"
+    if not isinstance(engine, str):
+        if engine_options:
+            raise ConfigError("engine_options go with an engine name (local, vllm, ray)")
+        return run_prepared(prepared, engine=engine, cache_dir=cache_dir, progress=progress, command=command)
+    from compbench.evaluation.engine import close_engine, evaluation_engine
+
+    made = evaluation_engine(engine, device=device, batch_size=batch_size, cache_dir=cache_dir,
+                             **(engine_options or {}))
+    try:
+        return run_prepared(prepared, engine=made, cache_dir=cache_dir, progress=progress, command=command)
+    finally:
+        close_engine(made)
 
 
 def prepare(bundle: str | Path | None = None, *, data: str, method: str | None = None, base_model: str | None = None,
@@ -214,11 +236,13 @@ def run_prepared(prepared: Prepared, *, engine: Any = None, cache_dir: str | Pat
     from compbench.training.formatting import ChatFormatter
 
     p = prepared
-    prepare_out(p.out, p.identity)
     if engine is None:
         from compbench.evaluation.engine import TransformersEngine
 
         engine = TransformersEngine(device=p.device, batch_size=p.batch_size)
+    if callable(getattr(engine, "prepare", None)):
+        engine.prepare(p.plans())  # the engine's own refusals come before anything is written
+    prepare_out(p.out, p.identity)
     cache = GenerationCache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
     formatter = ChatFormatter(p.tokenizer)
     try:
@@ -243,7 +267,8 @@ def run_prepared(prepared: Prepared, *, engine: Any = None, cache_dir: str | Pat
     write_predictions(p.out / PREDICTIONS_FILE, predictions)
 
     generation = GenerationSettings(
-        engine=getattr(engine, "name", type(engine).__name__), max_new_tokens=p.decoding.max_new_tokens,
+        engine=getattr(engine, "name", type(engine).__name__), engine_options=dict(getattr(engine, "options", {})),
+        max_new_tokens=p.decoding.max_new_tokens,
         min_new_tokens=p.decoding.min_new_tokens, batch_size=p.batch_size, dtype=p.dtype,
         device=str(getattr(engine, "device", p.device)), seed=p.seed, limit=p.limit, prompt=p.target.spec.prompt,
         chat_template=formatter.has_template, inference_passes=max(len(s) for s in p.steps.values()),
