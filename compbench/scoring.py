@@ -9,7 +9,7 @@ input once against its best reference).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +29,7 @@ from compbench.metrics.bootstrap import (
     percentile_interval,
     small_n_warning,
 )
-from compbench.metrics.language import add_language_checks
+from compbench.metrics.language import add_language_checks, detect_unique
 from compbench.metrics.subtask_jobs import SubtaskJob, run_jobs
 from compbench.metrics.tokenizers import TOKENIZERS
 from compbench.predictions import Predictions, read_predictions
@@ -152,8 +152,10 @@ def select_rows(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | No
 
 
 def _score_table(rows: dict[str, list], tokenizer: str, multi_ref: str, seed: int, resamples: int,
-                 workers: int | None) -> tuple[pa.Table, dict[str, np.ndarray]]:
-    """Per-example metrics for every row (best reference per group with ``max``) and bootstrap distributions."""
+                 workers: int | None, meanwhile: Callable[[], object] | None = None,
+                 ) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """Per-example metrics for every row (best reference per group with ``max``) and bootstrap distributions;
+    ``meanwhile`` runs in this process while the scoring workers do (:func:`run_jobs`)."""
     bounds: dict[str, list[int]] = {}  # sub-task -> [first row, end]; the rows are sorted by sub-task
     for k, subtask in enumerate(rows["subtask"]):
         bounds.setdefault(subtask, [k, k])[1] = k + 1
@@ -163,7 +165,7 @@ def _score_table(rows: dict[str, list], tokenizer: str, multi_ref: str, seed: in
         groups=rows["group"][a:b] if multi_ref == "max" else None,
         main_index=METRIC_KEYS.index(REGISTRY[subtask].metric), tokenizer=tokenizer, seed=seed,
         resamples=resamples) for subtask in order for a, b in [bounds[subtask]]]
-    results = run_jobs(jobs, workers)
+    results = run_jobs(jobs, workers, meanwhile)
     kept = [k for job, result in zip(jobs, results, strict=True)
             for k in np.arange(*bounds[job.subtask])[result.keep].tolist()]
     scores = np.concatenate([result.scores for result in results] or [np.empty((0, len(METRIC_KEYS)))], axis=0)
@@ -268,10 +270,12 @@ def score(
     rows, ignored = select_rows(refs, preds, selected, allow_missing, multi_ref, ids)
     if efficiency is None and method is not None and base_model is not None:
         efficiency = _efficiency_of(method, base_model)
-    examples, distributions = _score_table(rows, tokenizer, multi_ref, seed, bootstrap, workers)
+    detected: dict[str, str | None] = {}  # the language check's detection, done while the scoring workers run
+    examples, distributions = _score_table(rows, tokenizer, multi_ref, seed, bootstrap, workers,
+                                           meanwhile=lambda: detected.update(detect_unique(rows["prediction"])))
     subtask_metrics, family_metrics = aggregate(examples, distributions)
     add_language_checks(examples.column("subtask").to_pylist(), examples.column("prediction").to_pylist(),
-                        subtask_metrics, family_metrics)
+                        subtask_metrics, family_metrics, detected)
     judged = None
     if judge is not None:
         from compbench.judging import judge_scored

@@ -35,9 +35,16 @@ CHUNK = 2
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
+    # the driver's environment names a thread count, as a user's may: the actors must not inherit it
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "3"
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", _temp_dir=str(SANDBOX / "ray"))
     yield
     ray.shutdown()
+    if before is None:
+        os.environ.pop("OMP_NUM_THREADS")
+    else:
+        os.environ["OMP_NUM_THREADS"] = before
 
 
 def run_build(tmp_path, name, engine=None, **options):
@@ -143,6 +150,14 @@ def test_a_driver_killed_after_k_stored_chunks_keeps_exactly_those(tmp_path, loc
         run_build(tmp_path, "ray", engine)  # the same Ray instance runs the next job after the interrupted one
     second = generated(tmp_path / "ray.log")
     assert not stored & set(second) and set(second) == everything - stored and len(second) == len(set(second))
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_each_actor_runs_with_as_many_threads_as_its_cpus(tmp_path, cpus):
+    with RayEngine(actors=1, cpus_per_actor=cpus) as engine:
+        build(tmp_path / "out", sources_dir=FIXTURE_SOURCES, cache_dir=tmp_path / "cache",
+              generators=recording_provider(tmp_path / "log"), only=["sum+tr-es"], progress=False, engine=engine)
+    assert {call["threads"] for call in logged_calls(tmp_path / "log")} == {str(cpus)}
 
 
 def test_a_worker_that_builds_another_generator_is_refused(tmp_path):

@@ -109,3 +109,71 @@ def test_language_benchmark_runs(capsys):
     results = bench.main(["--repeat", "1", "--only", "py3langid", "--predictions", "200"])
     assert results["py3langid"]["accuracy"] >= 99.0 and results["py3langid"]["texts_per_s"] > 0
     assert "score run's language check: 200 predictions" in capsys.readouterr().out
+
+
+def test_each_distinct_prediction_is_detected_once_and_counted_per_row(monkeypatch):
+    import compbench.metrics.language as language
+
+    seen: list[list[str]] = []
+    real = language.detect_languages
+    monkeypatch.setattr(language, "detect_languages", lambda texts: seen.append(list(texts)) or real(texts))
+    texts = [KNOWN[0][1]] * 3 + [KNOWN[1][1]] + ["Hoy vamos a la playa con mis primos."] * 2
+    check = language_check(texts, "en")
+    assert seen == [[KNOWN[0][1], KNOWN[1][1], "Hoy vamos a la playa con mis primos."]]
+    assert (check.n, check.share) == (6, round(100 * 4 / 6, 4))
+
+
+@pytest.mark.parametrize("workers, rows, subtasks", [(1, 40, 3), (2, 4000, 1), (2, 1000, 3)])  # the three paths:
+def test_the_detection_runs_once_beside_the_scoring_workers_whatever_the_path(workers, rows, subtasks):
+    """In process; one sub-task's pairs split over the workers; a pool of workers, one sub-task each."""
+    from compbench.metrics.subtask_jobs import SubtaskJob, run_jobs
+
+    jobs = [SubtaskJob(subtask=s, predictions=["a b c"] * rows, references=["a b d"] * rows, groups=None,
+                       main_index=3, tokenizer="unicode", seed=0, resamples=0)
+            for s in ["sum+tr-es", "reply+tr-es", "sum+tr-fr"][:subtasks]]
+    calls = []
+    results = run_jobs(jobs, workers, meanwhile=lambda: calls.append(1))
+    assert calls == [1] and len(results) == len(jobs)
+    assert all(abs(r.scores[:, 3].mean() - 2 / 3) < 1e-9 for r in results)  # ROUGE-L of "a b c" vs "a b d"
+
+
+def test_the_cached_model_detects_exactly_what_py3langid_detects(monkeypatch):
+    """The first load decompresses py3langid's model and caches the four languages' arrays; the second reads the
+    cache alone; both rank every fixture text exactly as py3langid's own identifier restricted to en/es/fr/de."""
+    import py3langid.langid as py3langid
+
+    import compbench.metrics.language as language
+    from compbench.fileio import cache_root
+
+    texts = [json.loads(line)["text"] for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
+    theirs = py3langid.LanguageIdentifier.from_model_file(py3langid.MODEL_FILE)
+    theirs.set_languages(["en", "es", "fr", "de"])
+    for cache in ("first", "second"):
+        language._identifier.cache_clear()
+        if cache == "second":
+            assert list((cache_root() / "py3langid").glob("*.npz"))
+            monkeypatch.setattr(py3langid, "_load_model_file", lambda *a: pytest.fail("the cache was not used"))
+        ours = language._identifier()
+        assert [ours.rank(text) for text in texts] == [theirs.rank(text) for text in texts], cache
+    language._identifier.cache_clear()
+
+
+def test_batched_detection_decides_as_py3langid_classify_text_by_text():
+    """The batched walk over all texts decides exactly what py3langid's ``classify`` decides for each: the
+    fixture, 3,000 synthetic summaries and replies in four languages, and edge cases (all upper case, no
+    letters, unpaired surrogates, over MAX_CHARS)."""
+    import py3langid.langid as py3langid
+
+    from benchmarks.bench_score import synthesize
+    from compbench.metrics.language import MAX_CHARS
+
+    theirs = py3langid.LanguageIdentifier.from_model_file(py3langid.MODEL_FILE)
+    theirs.set_languages(["en", "es", "fr", "de"])
+    _, predictions = synthesize(False)
+    texts = [json.loads(line)["text"] for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
+    texts += [p["prediction"] for p in predictions[:: len(predictions) // 3000]]
+    texts += ["ÉTÉ À PARIS AVEC LES ENFANTS", "!!! ???", "12 34 56", "caf\ud800é au lait", "x",
+              "Das Wetter ist heute schön. " * 60]
+    expected = [theirs.classify(text[:MAX_CHARS])[0] for text in texts]
+    assert detect_languages(texts) == expected
+    assert len(set(expected)) == 4  # all four languages occur, so the comparison means something

@@ -97,7 +97,7 @@ def raise_worker_error(error: str, where: str) -> None:
 class RayEngine:
     """Ray Data across a cluster: ``address`` (``None``: ``$RAY_ADDRESS`` or a new local instance; ``"auto"``: the
     running local cluster), ``actors`` generator actors per stage, each with ``gpus_per_actor`` GPUs and
-    ``cpus_per_actor`` CPUs (Ray sets ``OMP_NUM_THREADS`` to the latter, which torch and CTranslate2 follow).
+    ``cpus_per_actor`` CPUs (each actor's ``OMP_NUM_THREADS``, which torch and CTranslate2 follow).
 
     Ray is started on the first stage that has something to generate (a plan never starts it) and shut down by
     :meth:`close` only if this engine started it. ``init_options`` go to ``ray.init``.
@@ -144,6 +144,9 @@ class RayEngine:
             compute=ActorPoolStrategy(size=min(self.actors, len(chunks))),
             num_cpus=self.cpus_per_actor,
             num_gpus=self.gpus_per_actor or None,
+            # each actor's thread count is its CPUs, whatever the driver's environment says (Ray keeps a value
+            # the driver has, so an OMP_NUM_THREADS set there would make every actor oversubscribe its cores)
+            runtime_env={"env_vars": {"OMP_NUM_THREADS": str(self.threads_per_actor)}},
         )
         where = f"{generator.task} generator on a Ray worker"
         for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
@@ -152,6 +155,11 @@ class RayEngine:
                 if error is not None:
                     raise_worker_error(error, where)
                 yield index, result
+
+    @property
+    def threads_per_actor(self) -> int:
+        """The thread count each actor's generator runs with: its CPUs, at least one."""
+        return max(1, int(self.cpus_per_actor))
 
     def info(self) -> EngineInfo:
         return EngineInfo(name=self.name, options={"actors": self.actors, "gpus_per_actor": self.gpus_per_actor,

@@ -9,7 +9,7 @@ and bootstrap) runs in a worker process, and only arrays come back; jobs are han
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -66,25 +66,37 @@ def run_job(job: SubtaskJob, scores: np.ndarray | None = None) -> SubtaskScores:
     return SubtaskScores(keep=keep, scores=scores, distribution=distribution)
 
 
-def run_jobs(jobs: list[SubtaskJob], workers: int | None = None) -> list[SubtaskScores]:
-    """Run the jobs (in worker processes when it pays off); results in the jobs' order."""
+def run_jobs(jobs: list[SubtaskJob], workers: int | None = None,
+             meanwhile: Callable[[], object] | None = None) -> list[SubtaskScores]:
+    """Run the jobs (in worker processes when it pays off); results in the jobs' order. ``meanwhile`` is called
+    once in this process, while the workers run when there are any (other work of the same run)."""
+    if meanwhile is None:
+        meanwhile = _nothing
     tokenizers = {job.tokenizer for job in jobs}
     if len(tokenizers) > 1:
         raise ValueError(f"jobs of one run must share a tokenizer, got {sorted(tokenizers)}")
     workers = default_workers() if workers is None else max(1, workers)
     if workers == 1 or sum(len(job.predictions) for job in jobs) < PARALLEL_THRESHOLD:
+        meanwhile()
         return _run_in_process(jobs)
     if len(jobs) < workers:  # too few sub-tasks to keep the workers busy: split each one's pairs instead
+        meanwhile()
         return [run_job(job, score_pairs(job.predictions, job.references, job.tokenizer, workers)) for job in jobs]
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                              mp_context=multiprocessing.get_context(method)) as pool:
-        done = list(pool.map(run_job, [jobs[i] for i in order]))
+        pending = pool.map(run_job, [jobs[i] for i in order])
+        meanwhile()
+        done = list(pending)
     results: list[SubtaskScores] = [None] * len(jobs)  # type: ignore[list-item]
     for i, result in zip(order, done, strict=True):
         results[i] = result
     return results
+
+
+def _nothing() -> None:
+    return None
 
 
 def _run_in_process(jobs: list[SubtaskJob]) -> list[SubtaskScores]:

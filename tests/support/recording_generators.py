@@ -42,7 +42,8 @@ class RecordingGenerator:
             calls = sum(1 for _ in handle)
             if self.fail_after is not None and calls >= self.fail_after:
                 raise Interrupted(f"interrupted after {calls} calls")
-            handle.write(json.dumps({"task": self.task, "pid": os.getpid(), "texts": list(texts)}) + "\n")
+            handle.write(json.dumps({"task": self.task, "pid": os.getpid(), "texts": list(texts),
+                                     "threads": os.environ.get("OMP_NUM_THREADS")}) + "\n")
         return [None if self.fail_if and self.fail_if in text else f"[{self.task}] {text}" for text in texts]
 
 
@@ -56,7 +57,7 @@ def recording_provider(log: Path, **options: object):
 
 
 def logged_calls(log: Path) -> list[dict]:
-    """Every call recorded in ``log`` (task, pid, texts), in the order they were made."""
+    """Every call recorded in ``log`` (task, pid, texts, the process's OMP_NUM_THREADS), in the order they were made."""
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
