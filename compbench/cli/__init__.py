@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from compbench import __version__
-from compbench.cli import cmd_adapters, cmd_build, cmd_efficiency, cmd_judge, cmd_score, cmd_tasks, cmd_train
+from compbench.cli import (
+    cmd_adapters,
+    cmd_build,
+    cmd_demo,
+    cmd_efficiency,
+    cmd_judge,
+    cmd_score,
+    cmd_tasks,
+    cmd_train,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +31,4 @@ main.add_command(cmd_judge.judge)
 main.add_command(cmd_efficiency.efficiency_command)
 main.add_command(cmd_adapters.adapters)
 main.add_command(cmd_train.train)
+main.add_command(cmd_demo.demo)

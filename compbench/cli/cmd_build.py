@@ -61,8 +61,10 @@ def format_plan(stages) -> str:
 @out_option("Release directory to write (replaced atomically at the end).", default="release")
 @limit_option("Keep at most N rows per sub-task and split (quick builds).")
 @cache_dir_option()
-@click.option("--backend", type=click.Choice(["transformers", "ctranslate2"]), default="transformers",
-              show_default=True, help="Translation backend.")
+@click.option("--backend", type=click.Choice(["transformers", "ctranslate2", "synthetic"]), default="transformers",
+              show_default=True, help="Translation backend; 'synthetic': the demo world's rules for translation and "
+                                      "tone, --translator / --tone-model then name its world, synthetic-world:SEED "
+                                      "(docs/demo.md).")
 @click.option("--translator", "translator", multiple=True, metavar="ID_OR_DIR",
               help="Translation model: Hub id or directory, a template with {lang}, or xx=ID_OR_DIR per language.")
 @click.option("--tone-model", default=None, metavar="ID_OR_DIR",

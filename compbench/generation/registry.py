@@ -1,7 +1,9 @@
 """The one place that turns build options into generators: translation backends and the tone model.
 
 A new translation backend is one module with a class taking ``(model, lang, *, revision, device, dtype,
-batch_size, max_length, **options)`` and one line in :data:`TRANSLATION_BACKENDS`.
+batch_size, max_length, **options)`` and one line in :data:`TRANSLATION_BACKENDS`; a tone backend is one line in
+:data:`TONE_BACKENDS`. The ``synthetic`` backend is the demo world's rules for both (``model`` is a world id,
+``synthetic-world:SEED``; see :mod:`compbench.generation.synthetic`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from typing import Any
 from compbench.errors import ConfigError
 from compbench.generation.base import Generator
 from compbench.generation.ctranslate2_backend import CT2Translator
+from compbench.generation.synthetic import synthetic_tone_rewriter, synthetic_translator
 from compbench.generation.tone import ToneRewriter
 from compbench.generation.translation import MarianTranslator, translation_task
 
 TRANSLATION_BACKENDS: dict[str, Callable[..., Generator]] = {
     "transformers": MarianTranslator,
     "ctranslate2": CT2Translator,
+    "synthetic": synthetic_translator,
 }
 
 DEFAULT_TRANSLATOR = "Helsinki-NLP/opus-mt-en-{lang}"
@@ -87,7 +91,19 @@ def tone_model_sources(model: str | Path | None, base: str | Path | None = None)
     return str(base or DEFAULT_TONE_BASE), str(model)
 
 
-def make_tone_rewriter(
+def make_tone_rewriter(model: str | Path | None, tone: str, *, backend: str = "transformers", **options: Any) -> Generator:
+    """The tone generator for ``tone`` (``professional``, ``casual``, ``witty`` or ``paraphrase``) on ``backend``.
+
+    ``transformers``: ``model`` is ``None`` for the RedPajama base + llm-toys LoRA, the adapter (Hub id or
+    directory), or a directory holding ``base/`` and ``adapter/``; options ``base`` (overrides the base model),
+    ``device``, ``dtype``, ``batch_size``, ``max_length``. ``synthetic``: ``model`` is a world id.
+    """
+    if backend not in TONE_BACKENDS:
+        raise ConfigError(f"unknown tone backend {backend!r} (choose one of {', '.join(TONE_BACKENDS)})")
+    return TONE_BACKENDS[backend](model, tone, **options)
+
+
+def _model_tone_rewriter(
     model: str | Path | None,
     tone: str,
     *,
@@ -97,14 +113,15 @@ def make_tone_rewriter(
     batch_size: int = 8,
     max_length: int = 128,
 ) -> Generator:
-    """The tone generator for ``tone`` (``professional``, ``casual``, ``witty`` or ``paraphrase``).
-
-    ``model``: ``None`` for the RedPajama base + llm-toys LoRA, the adapter (Hub id or directory), or a
-    directory holding ``base/`` and ``adapter/``; ``base`` overrides the base model.
-    """
     base_source, adapter_source = tone_model_sources(model, base)
     return ToneRewriter(
         base_source, adapter_source, tone,
         base_revision=PINNED_REVISIONS.get(base_source), adapter_revision=PINNED_REVISIONS.get(adapter_source),
         device=device, dtype=dtype, batch_size=batch_size, max_length=max_length,
     )
+
+
+TONE_BACKENDS: dict[str, Callable[..., Generator]] = {
+    "transformers": _model_tone_rewriter,
+    "synthetic": synthetic_tone_rewriter,
+}
