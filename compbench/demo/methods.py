@@ -18,19 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from compbench.methods import MethodSpec
 from compbench.methods.roles import chain
-from compbench.tasks import MAIN_FAMILIES, MAIN_SUBTASKS
+from compbench.tasks import MAIN_SUBTASKS, get_task, tasks_in_family
 
 
 @dataclass(frozen=True)
 class Unit:
     """One bundle of a method (or none) and the sub-tasks it is evaluated on.
 
-    ``make(directory, context)`` writes the bundle into an empty directory; ``None`` when the method needs no
-    bundle of its own (``bundle`` then names the single-task bundle to use, or is ``None`` for the base model).
+    ``make(directory, context)`` writes the bundle into an empty directory (picklable: it may run in a worker);
+    ``None`` when the method needs no bundle of its own (``bundle`` then names the single-task bundle to use, or
+    is ``None`` for the base model).
     """
 
     method: str
@@ -53,92 +55,100 @@ class TrainingContext:
     progress: bool
 
 
-def single_tasks() -> list[str]:
-    """The single tasks the compositional sub-tasks of Table 2 chain, in registry order."""
-    return list(dict.fromkeys(task for subtask in MAIN_SUBTASKS for task in chain(subtask)))
+def single_tasks(subtasks: tuple[str, ...] = MAIN_SUBTASKS) -> list[str]:
+    """The single tasks that ``subtasks`` chain (default: the 14 of Table 2), main tasks first."""
+    tasks = list(dict.fromkeys(task for subtask in subtasks for task in chain(subtask)))
+    return sorted(tasks, key=lambda task: get_task(task).main not in ("sum", "reply"))
 
 
-def units(spec: MethodSpec) -> list[Unit]:
-    """The bundles of ``spec`` that the demo makes and evaluates, covering the 14 sub-tasks of Table 2."""
+def units(spec: MethodSpec, subtasks: tuple[str, ...] = MAIN_SUBTASKS) -> list[Unit]:
+    """The bundles of ``spec`` that the demo makes and evaluates, covering ``subtasks`` (default: the 14
+    sub-tasks of Table 2)."""
     if spec.combine == "none":
-        return [Unit(spec.id, spec.id, MAIN_SUBTASKS)]
+        return [Unit(spec.id, spec.id, subtasks)]
     if spec.combine == "adapter" and spec.adapters[0] in ("main", "aux"):
         position = 0 if spec.adapters[0] == "main" else 1
         by_task: dict[str, list[str]] = {}
-        for subtask in MAIN_SUBTASKS:
+        for subtask in subtasks:
             by_task.setdefault(chain(subtask)[position], []).append(subtask)
-        return [Unit(spec.id, task, tuple(subtasks), bundle=task) for task, subtasks in by_task.items()]
+        return [Unit(spec.id, task, tuple(served), bundle=task) for task, served in by_task.items()]
     if spec.combine == "steps":
-        tasks = tuple(single_tasks())
-        return [Unit(spec.id, "all-loras", MAIN_SUBTASKS, make=_untrained(spec, tasks), inputs=tasks)]
+        tasks = tuple(single_tasks(subtasks))
+        return [Unit(spec.id, "all-loras", subtasks, make=partial(make_bundle, method=spec.id, data=(), tasks=tasks),
+                     inputs=tasks)]
     if spec.shared and spec.trained_on_compositional:
-        tasks = tuple(single_tasks()) if spec.needs_adapters else ()
-        return [Unit(spec.id, "shared", MAIN_SUBTASKS, make=_trained(spec, list(MAIN_FAMILIES), tasks), inputs=tasks)]
+        tasks = tuple(single_tasks(subtasks)) if spec.needs_adapters else ()
+        families = tuple(dict.fromkeys(get_task(s).family for s in subtasks))
+        data = families if set(subtasks) == {t.id for f in families for t in tasks_in_family(f)} else subtasks
+        return [Unit(spec.id, "shared", subtasks, inputs=tasks,
+                     make=partial(make_bundle, method=spec.id, data=data, tasks=tasks))]
     made = []
-    for subtask in MAIN_SUBTASKS:
+    for subtask in subtasks:
         tasks = chain(subtask) if spec.needs_adapters and spec.combine != "adapter" else ()
-        make = _trained(spec, [subtask], tasks) if spec.trained_on_compositional else _untrained(spec, tasks)
-        made.append(Unit(spec.id, subtask, (subtask,), make=make, inputs=tasks))
+        made.append(Unit(spec.id, subtask, (subtask,), inputs=tasks,
+                         make=partial(make_bundle, method=spec.id, data=(subtask,), tasks=tasks)))
     return made
 
 
-def _untrained(spec: MethodSpec, tasks: tuple[str, ...]) -> Callable[[Path, TrainingContext], dict]:
-    """Fixed merges (``adapters merge --bundle``) and multi-step (a bundle of the LoRAs with their tasks)."""
+def make_bundle(directory: Path, context: TrainingContext, *, method: str, data: tuple[str, ...],
+                tasks: tuple[str, ...]) -> dict:
+    """Write the bundle of ``method`` from the single-task LoRAs of ``tasks``, trained on the compositional
+    sub-tasks or families ``data`` when the method learns anything."""
+    from compbench.methods import get_method
 
-    def make(directory: Path, context: TrainingContext) -> dict:
-        from compbench.bundle import load_input_adapter, write_bundle
-
-        inputs = [context.loras[task] for task in tasks]
-        if spec.combine == "merge":
-            from compbench.adapters.operations import merge_adapter_dirs
-
-            merge_adapter_dirs(spec.id, inputs, directory, bundle=True, base_model=context.base_model)
-        else:
-            loaded = [load_input_adapter(path) for path in inputs]
-            write_bundle(directory, base_model=context.base_model, method=spec.id,
-                         adapters={item.name: item.adapter for item in loaded},
-                         tasks={item.name: item.task for item in loaded})
+    spec = get_method(method)
+    inputs = [context.loras[task] for task in tasks]
+    if not spec.trained_on_compositional:
+        _untrained(spec, directory, context, inputs)
         return {}
+    bundle = _trained(spec, directory, context, list(data), inputs)
+    if bundle.manifest.method != spec.id:
+        raise RuntimeError(f"made a {bundle.manifest.method!r} bundle for method {spec.id!r}")
+    parameters = bundle.manifest.parameters
+    return {key: parameters[key] for key in ("first_loss", "last_loss", "weights", "loss") if key in parameters}
 
-    return make
+
+def _untrained(spec: MethodSpec, directory: Path, context: TrainingContext, inputs: list[Path]) -> None:
+    """Fixed merges (``adapters merge --bundle``) and multi-step (a bundle of the LoRAs with their tasks)."""
+    from compbench.bundle import load_input_adapter, write_bundle
+
+    if spec.combine == "merge":
+        from compbench.adapters.operations import merge_adapter_dirs
+
+        merge_adapter_dirs(spec.id, inputs, directory, bundle=True, base_model=context.base_model)
+        return
+    loaded = [load_input_adapter(path) for path in inputs]
+    write_bundle(directory, base_model=context.base_model, method=spec.id,
+                 adapters={item.name: item.adapter for item in loaded}, tasks={item.name: item.task for item in loaded})
 
 
-def _trained(spec: MethodSpec, data: list[str], tasks: tuple[str, ...]) -> Callable[[Path, TrainingContext], dict]:
+def _trained(spec: MethodSpec, directory: Path, context: TrainingContext, data: list[str], adapters: list[Path]):
     """Joint-expert LoRAs, learned merges and Learnable Calibration, trained on compositional ``data``."""
+    from compbench.training.bundles import train_calibration_bundle, train_lora_bundle, train_merge_bundle
+    from compbench.training.lora import LoraSettings
 
-    def make(directory: Path, context: TrainingContext) -> dict:
-        from compbench.training.bundles import train_calibration_bundle, train_lora_bundle, train_merge_bundle
-        from compbench.training.loop import TrainConfig
-        from compbench.training.lora import LoraSettings
+    s = context.settings
+    common = dict(progress=context.progress, max_length=s.max_length,
+                  checkpoint_dir=directory.with_name(directory.name + ".checkpoints"))
+    if spec.combine == "adapter":
+        return train_lora_bundle(context.base_model, context.release, data, directory,
+                                 settings=LoraSettings(r=s.lora_rank, alpha=s.lora_alpha, dropout=0.0),
+                                 config=steps_config(s.lora_lr, s.batch_size, s.joint_steps, context.seed), **common)
+    if spec.combine == "merge":
+        config = steps_config(s.coefficient_lr, s.batch_size, s.coefficient_steps, context.seed)
+        examples = None if "coefficients" in spec.learned else s.few_examples  # DAM: every row
+        return train_merge_bundle(context.base_model, context.release, data, adapters, directory, method=spec.id,
+                                  examples=examples, config=config, budget=s.lorahub_budget, **common)
+    config = steps_config(s.calibration_lr, s.batch_size, s.calibration_steps * (2 if spec.shared else 1), context.seed)
+    return train_calibration_bundle(context.base_model, context.release, data, adapters, directory,
+                                    kind=spec.calibration or "", rank=s.calibration_rank, examples=None,
+                                    config=config, **common)
 
-        s = context.settings
-        adapters = [context.loras[task] for task in tasks]
-        common = dict(progress=context.progress, max_length=s.max_length, checkpoint_dir=directory.with_name(
-            directory.name + ".checkpoints"))
-        if spec.combine == "adapter":
-            config = TrainConfig(learning_rate=s.lora_lr, batch_size=s.batch_size, max_steps=s.joint_steps,
-                                 seed=context.seed, checkpoint_every=0)
-            bundle = train_lora_bundle(context.base_model, context.release, data, directory,
-                                       settings=LoraSettings(r=s.lora_rank, alpha=s.lora_alpha, dropout=0.0),
-                                       config=config, examples=s.joint_steps * s.batch_size, **common)
-        elif spec.combine == "merge":
-            steps = s.coefficient_steps
-            config = TrainConfig(learning_rate=s.coefficient_lr, batch_size=s.batch_size, max_steps=steps,
-                                 seed=context.seed, checkpoint_every=0)
-            examples = steps * s.batch_size if "coefficients" in spec.learned else s.few_examples
-            bundle = train_merge_bundle(context.base_model, context.release, data, adapters, directory,
-                                        method=spec.id, examples=examples, config=config, budget=s.lorahub_budget,
-                                        **common)
-        else:
-            steps = s.calibration_steps * (2 if spec.shared else 1)
-            config = TrainConfig(learning_rate=s.calibration_lr, batch_size=s.batch_size, max_steps=steps,
-                                 seed=context.seed, checkpoint_every=0)
-            bundle = train_calibration_bundle(context.base_model, context.release, data, adapters, directory,
-                                              kind=spec.calibration or "", rank=s.calibration_rank,
-                                              examples=steps * s.batch_size, config=config, **common)
-        if bundle.manifest.method != spec.id:
-            raise RuntimeError(f"made a {bundle.manifest.method!r} bundle for method {spec.id!r}")
-        parameters = bundle.manifest.parameters
-        return {key: parameters[key] for key in ("first_loss", "last_loss", "weights", "loss") if key in parameters}
 
-    return make
+def steps_config(learning_rate: float, batch_size: int, steps: int, seed: int):
+    """Adam for exactly ``steps`` steps over every row of the (small) training splits, as many passes as that
+    takes: ``epochs`` only bounds the seeded batch order, ``max_steps`` stops it."""
+    from compbench.training.loop import TrainConfig
+
+    return TrainConfig(learning_rate=learning_rate, batch_size=batch_size, epochs=steps, max_steps=steps, seed=seed,
+                       checkpoint_every=0)

@@ -33,8 +33,9 @@ class ModelSize:
     intermediate_size: int = 384
     vocab_size: int = 1536
     max_positions: int = 512
-    pretrain_documents: int = 6000
-    pretrain_steps: int = 400
+    tied: bool = False
+    pretrain_documents: int = 8000
+    pretrain_steps: int = 1200
     pretrain_batch: int = 16
     pretrain_lr: float = 3e-3
 
@@ -68,7 +69,7 @@ def new_model(tokenizer, size: ModelSize, seed: int):
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size,
                          intermediate_size=size.intermediate_size, num_hidden_layers=size.layers,
                          num_attention_heads=size.heads, num_key_value_heads=size.kv_heads,
-                         max_position_embeddings=size.max_positions, tie_word_embeddings=False,
+                         max_position_embeddings=size.max_positions, tie_word_embeddings=size.tied,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id)
     torch.manual_seed(seed)

@@ -8,13 +8,14 @@ template, greedy decoding and generation cache) and scores with :func:`compbench
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from compbench.tasks import get_task
 
 
-def single_task_score(directory: Path, task: str, base_model: Path, lora_bundle: Path, release: Path, cache: Path,
-                      max_new_tokens: int, batch_size: int, progress: bool) -> dict:
+def single_task_score(directory: Path, *, task: str, base_model: Path, lora_bundle: Path, release: Path,
+                      cache: Path, max_new_tokens: int, batch_size: int, progress: bool) -> dict:
     """Write ``predictions.jsonl`` / ``results.json`` of the LoRA (and ``base.*`` of the base model alone) on
     ``task``'s test split into ``directory``; returns both main scores in percent."""
     from compbench.adapters.lora_io import adapter_sha256
@@ -28,6 +29,7 @@ def single_task_score(directory: Path, task: str, base_model: Path, lora_bundle:
     from compbench.training.data import load_split
     from compbench.training.formatting import ChatFormatter, user_message
 
+    shutil.rmtree(cache, ignore_errors=True)  # a step's own cache: only a resumed run of this step reads it
     base = resolve_base_model(str(base_model))
     tokenizer = load_tokenizer(base)
     bundle = read_bundle(lora_bundle)

@@ -154,7 +154,7 @@ def write_sources(world: World, directory: str | Path, sizes: Sizes | None = Non
 def pretraining_corpus(world: World, documents: int) -> list[str]:
     """Plain text of the world for the base model's pretraining, one short document each, drawn from its own
     random stream (not from any split): dialogues (half of them followed by ``Summary: ...``), messages with their
-    replies, sentences and their tone rewrites, and English sentences beside their translation
+    replies, sentences (some said twice) and their tone rewrites, and English sentences beside their translation
     (``In Synthetic-E: ...``), as web text holds such pairs. Never the chat format or the task prompts."""
     rng = _rng(world, "pretraining")
     sentences = english_sentences(world, rng)
@@ -168,8 +168,11 @@ def pretraining_corpus(world: World, documents: int) -> list[str]:
         elif pick < 0.4:
             message = draw_message(rng)
             corpus.append(f"{message.text()}\n{message.reply()}")
-        elif pick < 0.6:
+        elif pick < 0.5:
             corpus.append(next(sentences))
+        elif pick < 0.65:  # a sentence said twice: repetition teaches a tiny model to copy from its context
+            sentence = next(sentences)
+            corpus.append(f"{sentence}\n{sentence}")
         else:
             lang = rng.choice(tuple(LANGUAGES))
             english = next(sentences)

@@ -5,6 +5,9 @@ A step's fingerprint hashes everything that decides its output: its settings, th
 reads, the compbench version. The step builds its directory under ``OUT/.demo/staging/``, which is renamed into
 place when it is complete; only then is its record (``OUT/.demo/steps/<name>.json``, holding the fingerprint)
 written. A directory without its record, or with another fingerprint, is rebuilt.
+
+Independent steps run in worker processes (:class:`Workers`, one torch thread each): every step is seeded and
+single-threaded, so where it runs does not change what it writes.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,20 @@ def fingerprint(identity: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Job:
+    """A step to run: ``make(directory)`` fills an empty directory and may return a small JSON-ready report.
+
+    ``make`` must be picklable (a module-level function or a ``functools.partial`` of one) to run in a worker.
+    """
+
+    name: str  # the directory, relative to the demo's out
+    identity: dict[str, Any]
+    make: Callable[[Path], dict[str, Any] | None]
+    label: str = ""
+    report: Callable[[Done], str] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class Done:
     """A finished step: its directory, fingerprint, whether this run reused it, what it reported."""
 
@@ -44,49 +62,112 @@ class Done:
     info: dict[str, Any]
 
 
-class Steps:
-    """The steps of one demo directory."""
+def record_path(out: Path, name: str) -> Path:
+    return out / STATE_DIR / "steps" / f"{name}.json"
 
-    def __init__(self, out: Path):
-        self.out = out
-        self.state = out / STATE_DIR
 
-    def _record_path(self, name: str) -> Path:
-        return self.state / "steps" / f"{name}.json"
+def finished(out: Path, job: Job) -> Done | None:
+    """The step's earlier result, if its directory and record are there with this fingerprint."""
+    path, print_ = out / job.name, fingerprint(job.identity)
+    record = record_path(out, job.name)
+    if not path.is_dir() or not record.is_file():
+        return None
+    document = read_json_strict(record)
+    if not isinstance(document, dict) or document.get("fingerprint") != print_:
+        return None
+    return Done(path, print_, True, 0.0, document.get("info") or {})
 
-    def done(self, name: str, identity: dict[str, Any]) -> Done | None:
-        """The step's earlier result, if its directory and record are there with this fingerprint."""
-        path, print_ = self.out / name, fingerprint(identity)
-        record_path = self._record_path(name)
-        if not path.is_dir() or not record_path.is_file():
-            return None
-        record = read_json_strict(record_path)
-        if not isinstance(record, dict) or record.get("fingerprint") != print_:
-            return None
-        return Done(path, print_, True, 0.0, record.get("info") or {})
 
-    def run(self, name: str, identity: dict[str, Any], make: Callable[[Path], dict[str, Any] | None]) -> Done:
-        """Reuse the step ``name`` (a path relative to ``out``) or make it: ``make(directory)`` fills an empty
-        directory and may return a small JSON-ready report, kept in the step's record."""
-        found = self.done(name, identity)
-        if found is not None:
-            return found
-        target = self.out / name
-        if not target.resolve().is_relative_to(self.out.resolve()) or ".." in Path(name).parts:
-            raise ConfigError(f"step {name!r} would leave the demo directory")
-        staging = self.state / "staging" / name
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        self._record_path(name).unlink(missing_ok=True)
-        start = time.perf_counter()
-        info = make(staging) or {}
-        seconds = time.perf_counter() - start
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, target)
-        print_ = fingerprint(identity)
-        write_json(self._record_path(name), {"format": RECORD_FORMAT, "fingerprint": print_, "identity": identity,
-                                              "info": info, "seconds": round(seconds, 3)})
-        return Done(target, print_, False, seconds, info)
+def execute(out: Path, job: Job) -> Done:
+    """Make the step in a staging directory, rename it into place, then write its record."""
+    target = out / job.name
+    if ".." in Path(job.name).parts or Path(job.name).is_absolute():
+        raise ConfigError(f"step {job.name!r} would leave the demo directory")
+    staging = out / STATE_DIR / "staging" / job.name
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    record_path(out, job.name).unlink(missing_ok=True)
+    start = time.perf_counter()
+    info = job.make(staging) or {}
+    seconds = time.perf_counter() - start
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+    print_ = fingerprint(job.identity)
+    write_json(record_path(out, job.name), {"format": RECORD_FORMAT, "fingerprint": print_,
+                                             "identity": job.identity, "info": info, "seconds": round(seconds, 3)})
+    return Done(target, print_, False, seconds, info)
+
+
+def _worker_setup() -> None:
+    import warnings
+
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    torch.set_num_threads(1)
+    transformers_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _run_in_worker(out: Path, job: Job) -> Done:
+    return execute(out, job)
+
+
+class Workers:
+    """Runs jobs, ``count`` at a time in worker processes (spawned once, on first use), or inline with one."""
+
+    def __init__(self, count: int):
+        self.count = max(1, count)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, out: Path, jobs: Sequence[Job], on_done: Callable[[Job, Done], None]) -> list[Done]:
+        """Every job's result, in job order; finished ones are reused without running."""
+        results: dict[int, Done] = {}
+        todo = []
+        for i, job in enumerate(jobs):
+            found = finished(out, job)
+            if found is not None:
+                results[i] = found
+                on_done(job, found)
+            else:
+                todo.append(i)
+        if self.count == 1 or len(todo) < 2:
+            for i in todo:
+                results[i] = execute(out, jobs[i])
+                on_done(jobs[i], results[i])
+        else:
+            pool = self._start()
+            pending: dict[Future, int] = {pool.submit(_run_in_worker, out, _picklable(jobs[i])): i for i in todo}
+            try:
+                while pending:
+                    complete, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in complete:
+                        i = pending.pop(future)
+                        results[i] = future.result()
+                        on_done(jobs[i], results[i])
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        return [results[i] for i in range(len(jobs))]
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+
+            self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_setup)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _picklable(job: Job) -> Job:
+    """The job without its report formatter (which stays in the main process)."""
+    return Job(job.name, job.identity, job.make, job.label)
