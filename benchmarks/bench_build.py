@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compbench.generation.ctranslate2_backend import CT2Translator  # noqa: E402
 from compbench.generation.translation import MarianTranslator  # noqa: E402
-from tests.support.tiny_marian import write_marian_checkpoint  # noqa: E402
+from tests.support.tiny_marian import write_random_marian  # noqa: E402
 
 OPUS_MT_SHAPE = {"vocab_size": 65_001, "d_model": 512, "layers": 6, "heads": 8, "ffn_dim": 2048, "max_positions": 512}
 QUICK_SHAPE = {"vocab_size": None, "d_model": 32, "layers": 2, "heads": 4, "ffn_dim": 64, "max_positions": 128}
@@ -82,7 +82,7 @@ def run(
     shape = QUICK_SHAPE if quick else OPUS_MT_SHAPE
     texts = dialogsum_like_summaries(examples)
     with tempfile.TemporaryDirectory(prefix="bench_build_") as scratch:
-        seconds, checkpoint = timed(lambda: write_marian_checkpoint(Path(scratch) / "opus-mt-shaped", **shape))
+        seconds, checkpoint = timed(lambda: write_random_marian(Path(scratch) / "opus-mt-shaped", **shape))
         print(f"checkpoint: {shape} written in {seconds:.1f}s; {examples} examples, {tokens} output tokens, "
               f"beam 4, {threads} threads")
 

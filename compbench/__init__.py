@@ -24,6 +24,8 @@ _PUBLIC = {
     "train_calibration_bundle": "compbench.training.bundles",
     "train_merge_bundle": "compbench.training.bundles",
     "load_calibrated_bundle": "compbench.training.bundles",
+    "build_leaderboard": "compbench.leaderboard.site",
+    "submit": "compbench.leaderboard.submit",
 }
 
 

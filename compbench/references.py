@@ -7,15 +7,17 @@ file), which ``--multi-ref max`` scores once against its best reference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import iter_jsonl_objects, read_document, read_jsonl_strings_fast, sha256_file
-from compbench.schemas import MANIFEST_NAME, ReleaseManifest
-from compbench.tasks import REGISTRY
+from compbench.hub_access import hub_access, hub_offline, parse_hub_id
+from compbench.schemas import MANIFEST_NAME, ReleaseFile, ReleaseManifest
+from compbench.tasks import REGISTRY, get_task
 
 REFERENCE_COLUMNS = ("id", "subtask", "group", "reference_index", "reference")
 
@@ -82,27 +84,56 @@ def _reference_rows_strict(path: Path) -> list[tuple[str, str, str, int, str]]:
     return rows
 
 
-def resolve_release(data: str, split: str) -> Path:
-    """The local directory of the release ``data`` (``--data``): a directory as is; anything else is taken as a
-    Hub dataset id and downloaded. The one place where ``--data`` becomes files on disk."""
+def resolve_release(data: str, split: str | None = None, subtasks: Sequence[str] | None = None) -> Path:
+    """The local directory of the release ``data`` (``--data``): the one place where ``--data`` becomes files.
+
+    An existing directory is returned as it is. Anything else must be a Hub dataset id ``ORG/NAME`` or
+    ``ORG/NAME@REVISION`` (branch, tag or commit): its ``manifest.json`` and the Parquet files of ``split`` (all
+    splits if None) of ``subtasks`` (all if None) are downloaded into the Hugging Face cache, which is returned.
+    Offline (``HF_HUB_OFFLINE=1``) a revision downloaded before is read from the cache. Files are checked against
+    the manifest's sha256 when they are read (:func:`release_files`), for a directory and a download alike.
+    """
     local = Path(data)
     if local.exists():
         if not local.is_dir():
             raise InputError("expected a release directory (with manifest.json)", local)
         return local
-    if data.count("/") != 1 or data.startswith((".", "/")):
-        raise InputError("release directory not found (and not a Hub dataset id of the form owner/name)", data)
+    hub_id = parse_hub_id(data, what="--data",
+                          hint="release directory not found, and not a Hub dataset id ORG/NAME[@REVISION]")
+    configs = ["*"] if subtasks is None else [get_task(s).config_name for s in subtasks]
+    patterns = [MANIFEST_NAME, *(f"data/{config}/{split or ''}*.parquet" for config in configs)]
     from huggingface_hub import snapshot_download
 
-    try:
-        return Path(snapshot_download(repo_id=data, repo_type="dataset",
-                                      allow_patterns=[MANIFEST_NAME, f"data/*/{split}.parquet"]))
-    except Exception as exc:  # network, authentication, missing repository
-        raise InputError(f"cannot download the release from the Hub ({type(exc).__name__}: {exc})", data) from None
+    with hub_access(f"dataset {hub_id}", f"no directory {data!r} exists here; give --data a local release "
+                                         "directory, or check the id"):
+        return Path(snapshot_download(repo_id=hub_id.repo_id, repo_type="dataset", revision=hub_id.revision,
+                                      allow_patterns=patterns, local_files_only=hub_offline()))
 
 
 def read_manifest(release: Path) -> ReleaseManifest:
     return read_document(release / MANIFEST_NAME, ReleaseManifest, "release manifest")
+
+
+def release_files(release: Path, split: str | None = None, subtasks: Sequence[str] | None = None,
+                  manifest: ReleaseManifest | None = None) -> list[tuple[ReleaseFile, Path]]:
+    """The manifest's files of ``split`` (all if None) and ``subtasks`` (all if None), in manifest order, each
+    checked: inside the release directory, present, and with the sha256 the manifest records."""
+    manifest = manifest or read_manifest(release)
+    checked = []
+    for entry in manifest.files:
+        if (split is not None and entry.split != split) or (subtasks is not None and entry.subtask not in subtasks):
+            continue
+        # A lexical check: in the Hugging Face cache every file is a symlink into its blob store.
+        relative = PurePosixPath(entry.path)
+        if relative.is_absolute() or ".." in relative.parts or "\\" in entry.path or not relative.parts:
+            raise InputError(f"manifest path {entry.path!r} leaves the release directory", release / MANIFEST_NAME)
+        path = release / relative
+        if not path.is_file():
+            raise InputError("file listed in the manifest is missing", path)
+        if sha256_file(path) != entry.sha256:
+            raise InputError("sha256 differs from the manifest (the file changed after the release was made)", path)
+        checked.append((entry, path))
+    return checked
 
 
 def load_release(data: str, split: str = "test", subtasks: list[str] | None = None) -> ReferenceSet:
@@ -111,27 +142,18 @@ def load_release(data: str, split: str = "test", subtasks: list[str] | None = No
 
     release = resolve_release(data, split)
     manifest = read_manifest(release)
-    files = [f for f in manifest.files if f.split == split and (subtasks is None or f.subtask in subtasks)]
-    if not files:
+    if not any(f.split == split and (subtasks is None or f.subtask in subtasks) for f in manifest.files):
         available = sorted({f.split for f in manifest.files})
         raise ConfigError(f"the release has no {split!r} files for the selected sub-tasks "
                           f"(splits present: {', '.join(available) or 'none'})", release)
     frames = []
-    for entry in files:
-        path = release / entry.path
-        if not path.resolve().is_relative_to(release.resolve()):
-            raise InputError(f"manifest path {entry.path!r} leaves the release directory", release / MANIFEST_NAME)
-        if not path.is_file():
-            raise InputError("file listed in the manifest is missing", path)
-        if sha256_file(path) != entry.sha256:
-            raise InputError("sha256 differs from the manifest (the file changed after the release was made)", path)
+    needed = ("id", "subtask", "source_id", "reference_index", "reference")
+    for _entry, path in release_files(release, split, subtasks, manifest):
         table = pq.read_table(path, columns=None)
-        needed = ("id", "subtask", "source_id", "reference_index", "reference")
         missing = [c for c in needed if c not in table.column_names]
         if missing:
             raise InputError(f"wrong columns: missing {', '.join(missing)}", path)
-        frame = table.select(list(needed)).to_pandas()
-        frames.append(frame)
+        frames.append(table.select(list(needed)).to_pandas())
     table = pd.concat(frames, ignore_index=True)
     # Rows of one input share source_id within a sub-task.
     table["group"] = table["subtask"] + "\x1f" + table["source_id"].astype(str)

@@ -18,6 +18,9 @@ JUDGE_SCHEMA_VERSION = "1.0"
 
 # Per-example metric columns, in the order they are reported. Values are F-measures in [0, 1].
 METRIC_KEYS: tuple[str, ...] = ("rouge1", "rouge2", "rouge3", "rougeL", "weighted_rouge")
+# How the paper's tables head each metric's column.
+METRIC_LABELS: dict[str, str] = {"rouge1": "R-1", "rouge2": "R-2", "rouge3": "R-3", "rougeL": "R-L",
+                                 "weighted_rouge": "W-R"}
 
 TokenizerName = Literal["unicode", "compat"]
 MultiRefMode = Literal["each", "max"]
@@ -117,9 +120,14 @@ class ReleaseManifest(_Strict):
 MANIFEST_NAME = "manifest.json"
 
 
-def split_file_path(config_name: str, split: str) -> str:
-    """Where a sub-task's split lives inside a release directory (and a Hub dataset repo)."""
-    return f"data/{config_name}/{split}.parquet"
+def split_file_path(config_name: str, split: str, shard: int = 0, shards: int = 1) -> str:
+    """Where shard ``shard`` of ``shards`` of a sub-task's split is written, in a release directory and in its Hub
+    dataset repository alike: ``data/<config>/<split>-0000K-of-0000N.parquet``.
+
+    Readers go by the manifest's file list (which also covers releases written before shards, as
+    ``data/<config>/<split>.parquet``), never by this name.
+    """
+    return f"data/{config_name}/{split}-{shard:05d}-of-{shards:05d}.parquet"
 
 
 # ------------------------------------------------------------------------------------------ predictions
@@ -330,3 +338,30 @@ class BundleManifest(_Strict):
 
 
 BUNDLE_MANIFEST_NAME = "bundle.json"
+
+
+# ------------------------------------------------------------------------------------------ results entries
+ENTRY_SCHEMA_VERSION = "1.0"
+RESULTS_NAME = "results.json"
+EXAMPLES_NAME = "results.examples.parquet"
+PREDICTIONS_NAME = "predictions.jsonl"
+ENTRY_METADATA_NAME = "metadata.json"
+#: The files of one submitted result, in a results repository and in a leaderboard store alike.
+ENTRY_FILES: tuple[str, ...] = (RESULTS_NAME, EXAMPLES_NAME, PREDICTIONS_NAME)
+
+
+class EntryMetadata(_Strict):
+    """``metadata.json`` of a results entry: what the entry is (copied from its results document, so a store can
+    be listed and grouped without parsing every results file) and the sha256 of each of its files."""
+
+    schema_version: str = ENTRY_SCHEMA_VERSION
+    entry: str  # the entry's directory name
+    method: str | None = None
+    base_model: str | None = None
+    release: str
+    release_hash: str
+    split: str
+    tokenizer: TokenizerName
+    multi_ref: MultiRefMode
+    compbench_version: str
+    files: dict[str, str]  # file name in the entry directory -> sha256

@@ -153,6 +153,15 @@ REGISTRY: dict[str, Task] = _build_registry()
 FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(t.family for t in REGISTRY.values()))
 # The four families of the paper's Table 2, in its order.
 MAIN_FAMILIES: tuple[str, ...] = ("sum+tr", "sum+tone", "reply+tr", "reply+tone")
+# Column titles of the paper's tables, per family (the single-task families print as their ids).
+FAMILY_TITLES: dict[str, str] = {
+    "sum+tr": "Sum. + translation",
+    "sum+tone": "Sum. + tone adj.",
+    "reply+tr": "Reply + translation",
+    "reply+tone": "Reply + tone adj.",
+    "sum+tone+tr": "Sum. + prof. tone + translation",
+    "ood": "Out-of-domain (SAMSum)",
+}
 # The 14 compositional sub-tasks of the main benchmark.
 MAIN_SUBTASKS: tuple[str, ...] = tuple(t.id for t in REGISTRY.values() if t.family in MAIN_FAMILIES)
 

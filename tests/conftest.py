@@ -2,7 +2,8 @@
 
 No test reads or writes the user's home or caches: before any test module is imported (libraries such as
 huggingface_hub and datasets read their settings at import time), every home and cache directory is pointed
-into one temporary sandbox, removed at the end of the session, and the Hub is offline. Tests that need the real
+into one temporary sandbox, removed at the end of the session, and the Hub is offline (the ``hub`` fixture
+serves a stand-in on loopback for the tests of Hub code paths). Tests that need the real
 Hugging Face Hub run only with COMPBENCH_NETWORK_TESTS=1.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,8 @@ ISOLATED = {
     "HF_DATASETS_CACHE": SANDBOX / "hf" / "datasets",
     "HF_MODULES_CACHE": SANDBOX / "hf" / "modules",
     "HF_TOKEN_PATH": SANDBOX / "hf" / "token",
+    "HF_XET_CACHE": SANDBOX / "hf" / "xet",
+    "HF_ASSETS_CACHE": SANDBOX / "hf" / "assets",
     "TORCH_HOME": SANDBOX / "torch",
     "MPLCONFIGDIR": SANDBOX / "matplotlib",
     "PIP_CACHE_DIR": SANDBOX / "pip-cache",
@@ -43,6 +47,25 @@ if os.environ.get("COMPBENCH_NETWORK_TESTS") != "1":
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(SANDBOX, ignore_errors=True)
+
+
+from tests.support.hub_standin import TOKEN, HubStandin, point_clients_at  # noqa: E402  (after the isolation)
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubStandin]:
+    """A Hub stand-in on 127.0.0.1 for this test (tests/support/hub_standin.py), with huggingface_hub and datasets
+    pointed at it, their caches and token file under ``tmp_path``, and ``HF_TOKEN`` set to the token it accepts."""
+    standin = HubStandin(token=TOKEN).start()
+    try:
+        point_clients_at(standin.url, tmp_path / "hf-home", monkeypatch)
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        yield standin
+    finally:
+        standin.stop()
+        from huggingface_hub import HfFileSystem
+
+        HfFileSystem.clear_instance_cache()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -143,7 +143,7 @@ def test_failures_are_counted_and_left_out(tmp_path):
     assert manifest.failures == {"tr-es": 1, "tone-witty": 1}
     rows = read(tmp_path / "release", "sum+tone-witty", "train")
     assert [r["source_id"] for r in rows] == ["train_0", "train_1"]
-    assert next(f for f in manifest.files if f.path.endswith("sum_tone_witty/train.parquet")).rows == 2
+    assert next(f for f in manifest.files if f.path.endswith("sum_tone_witty/train-00000-of-00001.parquet")).rows == 2
     # a failure is cached like an output: the rebuild does not ask again
     again, provider = run(tmp_path, out="again", only=["sum+tone-witty", "sum+tr-es"],
                           provider=FakeProvider(fail_if="umbrella"), max_failure_rate=0.25)
@@ -182,7 +182,7 @@ def test_a_sub_task_that_lost_every_row_is_never_published_empty(tmp_path):
 def test_only_split_and_limit(tmp_path):
     result, _ = run(tmp_path, only=["reply+tr-de", "sum"], splits=["test"], limit=1)
     assert [(f.path, f.rows) for f in result.manifest.files] == [
-        ("data/reply_tr_de/test.parquet", 1), ("data/sum/test.parquet", 1)]
+        ("data/reply_tr_de/test-00000-of-00001.parquet", 1), ("data/sum/test-00000-of-00001.parquet", 1)]
     assert [s.name for s in result.stages] == ["tr-de"]
 
 

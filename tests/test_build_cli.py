@@ -82,15 +82,50 @@ def test_plan_without_generators_prints_source_only_tasks(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     from tests.support.tiny_causal_lm import write_tiny_tone_model
-    from tests.support.tiny_marian import write_marian_checkpoint
+    from tests.support.tiny_marian import write_tiny_marian
 
     root = tmp_path_factory.mktemp("models")
-    marian = write_marian_checkpoint(root / "opus-en-xx", init_std=1.0, eos_bias=10.0)
-    tone = write_tiny_tone_model(root / "tone")
-    return marian, tone
+    return write_tiny_marian(root / "opus-en-xx"), write_tiny_tone_model(root / "tone")
 
 
 ONLY = ("sum+tr-es", "sum+tone-professional+tr-de", "tone-professional", "tr-fr")
+
+# What the designed tiny models (tests/support/tiny_*.py) make of the fixture sources with --limit 2.
+# Tone model: "harbour" and "cat" loop (never reach ### END), "tyre" and "apples" have their own answer,
+# anything else gets "Noted with thanks.". Translator: "chess" and "tyre" loop (never reach </s>), "apples"
+# has its own translation, anything else gets "Vale.".
+TRAIN_0 = "#Person2# forgot to water the tomatoes and will do it after lunch."
+TRAIN_1 = "#Person1# and #Person2# decide to walk to the harbour because the bus is late."  # tone: loops
+DEV_0 = "#Person2# tells #Person1# the chess club meets in room twelve."  # translation: loops
+# DEV_1 "#Person1# points out #Person2#'s flat tyre." fails in translation, and its tone answer
+# ("Your tyre is flat.") fails in the tr-de step.
+TEST_0 = ["#Person2# tells #Person1# the green apples cost two euros a kilo.",
+          "#Person1# asks the price of green apples."]
+APPLES_ES, APPLES_TONE = "Las manzanas verdes cuestan dos euros.", "Green apples cost two euros per kilo."
+NOTED = "Noted with thanks."
+EXPECTED_CHAINS = {  # (sub-task, split) -> [(source id, [(step, text), ...]), ...]; the reference is the last text
+    ("sum+tr-es", "train"): [("train_0", [("sum", TRAIN_0), ("tr-es", "Vale.")]),
+                             ("train_1", [("sum", TRAIN_1), ("tr-es", "Vale.")])],
+    ("sum+tr-es", "validation"): [],
+    ("sum+tr-es", "test"): [("test_0", [("sum", text), ("tr-es", APPLES_ES)]) for text in TEST_0],
+    ("sum+tone-professional+tr-de", "train"): [
+        ("train_0", [("sum", TRAIN_0), ("tone-professional", NOTED), ("tr-de", "Vale.")])],
+    ("sum+tone-professional+tr-de", "validation"): [
+        ("dev_0", [("sum", DEV_0), ("tone-professional", NOTED), ("tr-de", "Vale.")])],
+    ("sum+tone-professional+tr-de", "test"): [
+        ("test_0", [("sum", text), ("tone-professional", APPLES_TONE), ("tr-de", APPLES_ES)]) for text in TEST_0],
+    # Sound Natural rephrasings: "Did you feed the cat?" (train) never ends
+    ("tone-professional", "train"): [("train:0", [("tone-professional", NOTED)])],
+    ("tone-professional", "validation"): [("validation:0", [("tone-professional", NOTED)])],
+    ("tone-professional", "test"): [("test:0", [("tone-professional", NOTED)]),
+                                    ("test:1", [("tone-professional", NOTED)])],
+    # TED as it is (no generation): limit 2 in train, one French row in dev, two in test
+    ("tr-fr", "train"): [("river_songs:0", [("tr-fr", "la rivière chante la nuit .")]),
+                         ("glass_cities:3", [("tr-fr", "les villes peuvent être faites de lumière .")])],
+    ("tr-fr", "validation"): [("tiny_robots:0", [("tr-fr", "de petits robots nettoient les tuyaux .")])],
+    ("tr-fr", "test"): [("quiet_maps:0", [("tr-fr", "les cartes peuvent être silencieuses .")]),
+                        ("quiet_maps:1", [("tr-fr", "regardez encore .")])],
+}
 
 
 @pytest.mark.slow
@@ -101,25 +136,31 @@ def test_build_end_to_end_with_tiny_models(tmp_path, tiny_models, backend, monke
             "--tone-model", tone, "--backend", backend, "--max-new-tokens", 24, "--batch-size", 4, "--limit", 2]
     for task in ONLY:
         args += ["--subtask", task]
+    # The designed failures are above the default --max-failure-rate (5%): the build stops, writes nothing.
+    result = invoke(*args, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and result.output.splitlines()[-1].startswith(
+        "error: stage tr-es (opus-en-xx): 2 of 6 generations failed (33.3%), above --max-failure-rate 0.05"), result.output
+    # Allowed any rate, a sub-task that lost every row of a split is still never published empty.
+    result = invoke(*args, "--max-failure-rate", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "sub-task sum+tr-es (validation): all 2 rows failed" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.building").exists()
+    args += ["--max-failure-rate", 0.5, "--split", "train", "--split", "test"]
     result = invoke(*args, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
+    assert "0 generated in 0 model calls" in result.output  # the refused builds cached every generation
     manifest = ReleaseManifest.model_validate_json((tmp_path / "out" / "manifest.json").read_text())
     assert {g.task for g in manifest.generators} == {"tr-es", "tr-de", "tone-professional"}
     assert all(g.model_id and g.revision for g in manifest.generators)
-    generated_rows = {f.subtask: 0 for f in manifest.files}
+    # per stage: tone (harbour, cat); the translation failures (chess, tyre) are validation rows
+    assert manifest.failures == {"tr-es": 0, "tone-professional": 2, "tr-de (step 2)": 0}
+    chains = {}
     for file in manifest.files:
         rows = pq.read_table(tmp_path / "out" / file.path).to_pylist()
-        generated_rows[file.subtask] += len(rows)
-        for row in rows:
-            assert row["reference"] == row["chain"][-1]["text"] and row["reference"].strip()
-    # every row is either in the release or counted as a generation failure (random weights fail often)
-    assert generated_rows["tr-fr"] == 2 + 1 + 2  # TED as it is: limit 2 in train, one fr row in dev, two in test
-    assert generated_rows["sum+tr-es"] + manifest.failures["tr-es"] == 3 * 2
-    assert (generated_rows["tone-professional"] + generated_rows["sum+tone-professional+tr-de"]
-            + manifest.failures["tone-professional"] + manifest.failures["tr-de (step 2)"]) == 5 + 3 * 2
-    three_way = pq.read_table(tmp_path / "out" / "data/sum_tone_professional_tr_de/test.parquet").to_pylist()
-    for row in three_way:
-        assert [s["task"] for s in row["chain"]] == ["sum", "tone-professional", "tr-de"]
+        assert file.rows == len(rows)
+        assert all(row["reference"] == row["chain"][-1]["text"] for row in rows)
+        chains[(file.subtask, file.split)] = [(row["source_id"], [(s["task"], s["text"]) for s in row["chain"]])
+                                              for row in rows]
+    assert chains == {key: value for key, value in EXPECTED_CHAINS.items() if key[1] != "validation"}
 
     # From here on everything is cached: loading any model's weights would be wasted work, so forbid it.
     import ctranslate2

@@ -61,6 +61,7 @@ CHECKS = {
     "--max-new-tokens": _int_range_from_1,
     "--judge-endpoint": lambda o: o.metavar == "URL",
     "--judge-model": lambda o: o.metavar == "NAME",
+    "--store": lambda o: isinstance(o.type, click.Path) and not o.multiple,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import pytest
 
@@ -16,8 +17,19 @@ from compbench.generation.registry import (
     tone_model_sources,
 )
 from compbench.generation.tone import cut_at_end_marker, tone_prompt
-from tests.support.generation_text import ENGLISH, TONE_PAIRS
-from tests.support.tiny_causal_lm import pickle_adapter, write_tiny_tone_model, write_unsafe_pickle
+from tests.support.generation_text import ENGLISH
+from tests.support.tiny_causal_lm import (
+    ANSWERS,
+    DEFAULT_ANSWER,
+    END_TEXT,
+    pickle_adapter,
+    write_tiny_tone_model,
+    write_unsafe_pickle,
+)
+
+# Inputs and what the designed tone model (tests/support/tiny_causal_lm.py) writes for each before ### END.
+SOURCES = ["hey send me the file", "the meeting is moved to monday"]
+DESIGNED = [ANSWERS["file"], ANSWERS["monday"]]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +39,7 @@ def tone_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rewriter(tone_dir):
-    return make_tone_rewriter(tone_dir, "professional", batch_size=2, max_length=40)
+    return make_tone_rewriter(tone_dir, "professional", batch_size=2, max_length=24)
 
 
 def test_prompts_are_the_adapters_training_format():
@@ -59,17 +71,28 @@ def test_cut_at_end_marker(generated, expected):
 
 def test_real_run_cuts_at_end_and_keeps_input_order(rewriter):
     assert isinstance(rewriter, Generator) and rewriter.task == "tone-professional"
-    sources = [source for source, _ in TONE_PAIRS]
     # Different prompt lengths, batch size 2: left padding and length sorting are both exercised.
-    inputs = [sources[1], ENGLISH[0], sources[0], ENGLISH[20]]
-    outputs = rewriter.generate(inputs)
-    assert outputs[0] == TONE_PAIRS[1][1] and outputs[2] == TONE_PAIRS[0][1]
-    assert outputs == [rewriter.generate([text])[0] for text in inputs]
+    inputs = [SOURCES[1], ENGLISH[0], SOURCES[0], ENGLISH[20], "we walked to the harbour"]
+    expected = [DESIGNED[1], DEFAULT_ANSWER, DESIGNED[0], DEFAULT_ANSWER, None]  # the harbour one never ends
+    assert rewriter.generate(inputs) == expected
+    assert [rewriter.generate([text])[0] for text in inputs] == expected
 
 
-def test_output_that_never_reaches_end_is_a_failure(tone_dir):
-    short = make_tone_rewriter(tone_dir, "professional", max_length=4)
-    assert short.generate([source for source, _ in TONE_PAIRS]) == [None, None]
+def test_output_that_never_reaches_end_is_a_failure(tone_dir, rewriter):
+    # "Could you kindly share the document?" and "\n\n### END": finished when the limit covers every token.
+    needed = len(rewriter.tokenizer(ANSWERS["file"] + END_TEXT)["input_ids"])
+    exact = make_tone_rewriter(tone_dir, "professional", max_length=needed)
+    short = make_tone_rewriter(tone_dir, "professional", max_length=needed - 1)  # stops at "\n\n###"
+    assert exact.generate([SOURCES[0]]) == [ANSWERS["file"]]
+    assert short.generate([SOURCES[0]]) == [None]
+    assert make_tone_rewriter(tone_dir, "professional", max_length=4).generate(SOURCES) == [None, None]
+
+
+def test_our_calls_use_no_deprecated_arguments(tone_dir):
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("error", category=category, module=r"compbench\.")
+        assert make_tone_rewriter(tone_dir, "casual", max_length=24).generate(SOURCES) == DESIGNED
 
 
 def test_identity_records_base_and_adapter(rewriter, tone_dir):
@@ -77,7 +100,7 @@ def test_identity_records_base_and_adapter(rewriter, tone_dir):
     base_revision, adapter_revision = rewriter.revision.split("+")
     assert base_revision.startswith("sha256:") and adapter_revision.startswith("sha256:")
     assert rewriter.settings["decoding"] == "greedy" and rewriter.settings["end_marker"] == "### END"
-    witty = make_tone_rewriter(tone_dir, "witty", max_length=40)
+    witty = make_tone_rewriter(tone_dir, "witty", max_length=24)
     assert witty.settings["prompt"] != rewriter.settings["prompt"]
 
 
@@ -87,16 +110,15 @@ def test_tone_model_sources():
     assert tone_model_sources("me/my-tone-lora", base="/models/base") == ("/models/base", "me/my-tone-lora")
 
 
-def test_pickled_adapter_is_refused_then_converted_safely(tone_dir, rewriter, tmp_path):
+def test_pickled_adapter_is_refused_then_converted_safely(tone_dir, tmp_path):
     copy = shutil.copytree(tone_dir, tmp_path / "tone")
     pickle_adapter(copy / "adapter")
     with pytest.raises(InputError, match="only pickled \\(adapter_model.bin\\).*convert_pickled_weights"):
-        make_tone_rewriter(copy, "professional", max_length=40)
+        make_tone_rewriter(copy, "professional", max_length=24)
     assert convert_pickled_weights(copy / "adapter") == [copy / "adapter" / "adapter_model.safetensors"]
     assert convert_pickled_weights(copy / "adapter") == []  # once
-    converted = make_tone_rewriter(copy, "professional", max_length=40)
-    sources = [source for source, _ in TONE_PAIRS]
-    assert converted.generate(sources) == rewriter.generate(sources)
+    converted = make_tone_rewriter(copy, "professional", max_length=24)
+    assert converted.generate(SOURCES) == DESIGNED
 
 
 def test_conversion_refuses_arbitrary_objects(tmp_path, capsys):
@@ -147,16 +169,15 @@ def _fake_hub(monkeypatch, tmp_path, repos):
     monkeypatch.setenv("COMPBENCH_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def test_hub_adapter_with_only_a_pickle_is_converted_once(tone_dir, rewriter, tmp_path, monkeypatch):
+def test_hub_adapter_with_only_a_pickle_is_converted_once(tone_dir, tmp_path, monkeypatch):
     remote = shutil.copytree(tone_dir / "adapter", tmp_path / "remote")
     pickle_adapter(remote)
     _fake_hub(monkeypatch, tmp_path, {"llm-toys/tone-lora": remote})
-    made = make_tone_rewriter("llm-toys/tone-lora", "professional", base=tone_dir / "base", max_length=40)
+    made = make_tone_rewriter("llm-toys/tone-lora", "professional", base=tone_dir / "base", max_length=24)
     assert made.model_id == "base+llm-toys/tone-lora" and made.revision.endswith("+" + SHA)
     converted = tmp_path / "cache" / "converted" / f"llm-toys--tone-lora--{SHA}"
     assert sorted(p.name for p in converted.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
-    sources = [source for source, _ in TONE_PAIRS]
-    assert made.generate(sources) == rewriter.generate(sources)
+    assert made.generate(SOURCES) == DESIGNED
 
 
 def test_hub_repo_with_unsafe_pickle_is_refused(tone_dir, tmp_path, monkeypatch, capsys):

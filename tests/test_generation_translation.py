@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 
 import pytest
 
@@ -15,21 +16,32 @@ from compbench.generation.ctranslate2_backend import CT2Translator
 from compbench.generation.registry import DEFAULT_TRANSLATOR, make_translator, translator_source
 from compbench.generation.translation import MarianTranslator
 from tests.support.generation_text import ENGLISH
-from tests.support.tiny_marian import write_marian_checkpoint
+from tests.support.tiny_marian import DEFAULT_TRANSLATION, TRANSLATIONS, write_tiny_marian
 
-# Inputs of very different lengths, in an order that length sorting changes.
-INPUTS = [ENGLISH[20], ENGLISH[0], ENGLISH[21], ENGLISH[3], ENGLISH[24], ENGLISH[13], ENGLISH[22], ENGLISH[7]]
+# Inputs of very different lengths, in an order that length sorting changes, and what the designed
+# checkpoint (tests/support/tiny_marian.py) translates each to; None: never ends (a loop).
+CASES = [
+    (ENGLISH[20], TRANSLATIONS["Hello"]),
+    (ENGLISH[0], DEFAULT_TRANSLATION),
+    (ENGLISH[21], TRANSLATIONS["Thanks"]),
+    ("The chess club meets in room twelve.", None),
+    (ENGLISH[24], DEFAULT_TRANSLATION),
+    (ENGLISH[13], DEFAULT_TRANSLATION),
+    (ENGLISH[22], TRANSLATIONS["dinner"]),
+    (ENGLISH[7], TRANSLATIONS["train"]),
+]
+INPUTS = [text for text, _ in CASES]
+EXPECTED = [translation for _, translation in CASES]
 
 
 @pytest.fixture(scope="module")
 def marian_dir(tmp_path_factory):
-    # init_std 1.0 makes outputs depend on the input; the </s> bias makes some outputs end early.
-    return write_marian_checkpoint(tmp_path_factory.mktemp("opus") / "tiny-es", init_std=1.0, eos_bias=10.0)
+    return write_tiny_marian(tmp_path_factory.mktemp("opus") / "tiny-es")
 
 
 @pytest.fixture(scope="module")
 def translator(marian_dir):
-    return MarianTranslator(marian_dir, "es", batch_size=3, max_length=12, keep_unfinished=True)
+    return MarianTranslator(marian_dir, "es", batch_size=3, max_length=16)
 
 
 def test_length_sorted_batches_longest_first_and_stable():
@@ -38,10 +50,8 @@ def test_length_sorted_batches_longest_first_and_stable():
 
 
 def test_batched_outputs_equal_one_at_a_time_in_input_order(translator):
-    batched = translator.generate(INPUTS)
-    single = [translator.generate([text])[0] for text in INPUTS]
-    assert batched == single
-    assert len({o for o in batched if o is not None}) >= 3  # distinct outputs, so a mix-up would show
+    assert translator.generate(INPUTS) == EXPECTED
+    assert [translator.generate([text])[0] for text in INPUTS] == EXPECTED
 
 
 def test_generator_identity_and_settings(translator, marian_dir):
@@ -50,37 +60,49 @@ def test_generator_identity_and_settings(translator, marian_dir):
     assert translator.model_id == "tiny-es"
     assert translator.revision.startswith("sha256:")
     assert translator.settings["num_beams"] == 4 and translator.settings["backend"] == "transformers"
-    again = MarianTranslator(marian_dir, "es", batch_size=3, max_length=12, keep_unfinished=True)
+    again = MarianTranslator(marian_dir, "es", batch_size=5, max_length=16)
     assert cache_key(again, "x") == cache_key(translator, "x")  # batch size is not part of the identity
-    longer = MarianTranslator(marian_dir, "es", max_length=13, keep_unfinished=True)
+    longer = MarianTranslator(marian_dir, "es", max_length=17)
     assert cache_key(longer, "x") != cache_key(translator, "x")
+    kept = MarianTranslator(marian_dir, "es", max_length=16, keep_unfinished=True)
+    assert cache_key(kept, "x") != cache_key(translator, "x")
 
 
-def test_unfinished_outputs_are_failures(marian_dir, translator):
-    strict = MarianTranslator(marian_dir, "es", batch_size=3, max_length=12)
-    loose_out, strict_out = translator.generate(INPUTS), strict.generate(INPUTS)
-    assert all(s is None or s == lo for s, lo in zip(strict_out, loose_out, strict=True))
-    assert any(s is None and lo is not None for s, lo in zip(strict_out, loose_out, strict=True))
-    assert any(s is not None for s in strict_out)
-    assert strict.generate([]) == []
+@pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
+def test_unfinished_outputs_are_failures(marian_dir, tmp_path, backend):
+    # The train translation is 9 pieces and </s>: finished at a limit of 10 tokens, unfinished at 9.
+    text, translation = CASES[-1]
+    options = {"cache_dir": tmp_path} if backend == "ctranslate2" else {}
+    at = {n: make_translator(backend, marian_dir, "es", max_length=n, **options) for n in (9, 10)}
+    assert at[10].generate([text]) == [translation]
+    assert at[9].generate([text]) == [None]
+    assert at[9].generate([]) == []
+    kept = {n: make_translator(backend, marian_dir, "es", max_length=n, keep_unfinished=True, **options)
+            for n in (8, 9)}
+    assert kept[9].generate([text]) == [translation]  # every piece, but no </s>
+    assert kept[8].generate([text]) == [translation.removesuffix(".")]
+
+
+def test_our_calls_use_no_deprecated_arguments(marian_dir, tmp_path):
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("error", category=category, module=r"compbench\.")
+        assert MarianTranslator(marian_dir, "es", max_length=16).generate(INPUTS[:3]) == EXPECTED[:3]
+        assert CT2Translator(marian_dir, "es", max_length=16, cache_dir=tmp_path).generate(INPUTS[:3]) == EXPECTED[:3]
 
 
 def test_ctranslate2_greedy_matches_transformers_greedy(marian_dir, tmp_path):
-    ours = MarianTranslator(marian_dir, "es", num_beams=1, max_length=12, keep_unfinished=True).generate(INPUTS)
-    ct2 = CT2Translator(
-        marian_dir, "es", num_beams=1, max_length=12, keep_unfinished=True, compute_type="float32",
-        cache_dir=tmp_path, generation_options={"min_decoding_length": 0},
-    )
-    assert ct2.generate(INPUTS) == ours
+    ours = MarianTranslator(marian_dir, "es", num_beams=1, max_length=16).generate(INPUTS)
+    ct2 = CT2Translator(marian_dir, "es", num_beams=1, max_length=16, compute_type="float32", cache_dir=tmp_path)
+    assert ct2.generate(INPUTS) == ours == EXPECTED
 
 
 def test_ctranslate2_beam_int8_order_and_cached_conversion(marian_dir, tmp_path):
-    first = CT2Translator(marian_dir, "es", batch_size=3, max_length=12, keep_unfinished=True, cache_dir=tmp_path)
+    first = CT2Translator(marian_dir, "es", batch_size=3, max_length=16, cache_dir=tmp_path)
     assert first.settings["compute_type"] == "int8" and first.revision.startswith("sha256:")
     assert not any(tmp_path.iterdir())  # nothing converted or loaded before the first generation
-    batched = first.generate(INPUTS)
-    assert batched == [first.generate([text])[0] for text in INPUTS]
-    assert all(isinstance(o, str) and o for o in batched)
+    assert first.generate(INPUTS) == EXPECTED
+    assert [first.generate([text])[0] for text in INPUTS] == EXPECTED
     (converted,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     stamp = (converted / "model.bin").stat().st_mtime_ns
     assert CT2Translator(marian_dir, "es", max_length=12, cache_dir=tmp_path).translator is not None
@@ -165,12 +187,39 @@ def test_real_opus_mt_translates_to_spanish():
     assert output and output != "The two friends meet at the station on Friday morning."
 
 
-def test_skipping_the_cross_attention_reorder_changes_no_output(marian_dir):
-    fast = MarianTranslator(marian_dir, "es", batch_size=4, max_length=12, keep_unfinished=True)
-    stock = MarianTranslator(
-        marian_dir, "es", batch_size=4, max_length=12, keep_unfinished=True, skip_cross_attention_reorder=False
-    )
-    assert fast.generate(ENGLISH) == stock.generate(ENGLISH)
+def test_skipping_the_cross_attention_reorder_changes_no_output(marian_dir, monkeypatch):
+    """Our cache reorders the beams' self-attention states and never the cross-attention ones; same outputs."""
+    from transformers import DynamicCache
+
+    from compbench.generation import translation
+
+    made, reordered = [], []
+    make_cache = translation._beam_search_cache
+
+    def recording_cache():
+        made.append(make_cache())
+        return made[-1]
+
+    reorder = DynamicCache.reorder_cache
+
+    def recording_reorder(cache, beam_idx):
+        reordered.append((cache, beam_idx.tolist()))
+        return reorder(cache, beam_idx)
+
+    monkeypatch.setattr(translation, "_beam_search_cache", recording_cache)
+    monkeypatch.setattr(DynamicCache, "reorder_cache", recording_reorder)
+    fast = MarianTranslator(marian_dir, "es", batch_size=4, max_length=16)
+    assert fast.generate(INPUTS) == EXPECTED
+    self_attention = [c.self_attention_cache for c in made]
+    assert len(made) == 2 and reordered  # one cache per batch
+    assert all(any(cache is own for own in self_attention) for cache, _ in reordered)
+    assert any(order != list(range(len(order))) for _, order in reordered)  # beams really moved
+    steps = len(reordered)
+
+    reordered.clear()
+    stock = MarianTranslator(marian_dir, "es", batch_size=4, max_length=16, skip_cross_attention_reorder=False)
+    assert stock.generate(INPUTS) == EXPECTED
+    assert len(made) == 2 and len(reordered) == 2 * steps  # transformers' own cache reorders both every step
 
 
 @pytest.mark.network

@@ -194,24 +194,6 @@ def test_method_and_base_model_record_efficiency(tmp_path, release):
     assert unknown.results.efficiency.additional_params is None
 
 
-def test_hub_release_is_downloaded_with_only_the_needed_files(tmp_path, release, monkeypatch):
-    import huggingface_hub
-
-    root, rows = release
-    calls = []
-
-    def fake_snapshot_download(repo_id, repo_type, allow_patterns):
-        calls.append((repo_id, repo_type, allow_patterns))
-        return str(root)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    preds = write_jsonl(tmp_path / "p.jsonl", preds_for(rows))
-    report = score(preds, data="someone/compbench-release", bootstrap=0)
-    assert calls == [("someone/compbench-release", "dataset", ["manifest.json", "data/*/test.parquet"])]
-    assert report.results.benchmark.release == "someone/compbench-release"
-    assert report.results.subtasks["sum+tr-es"].n == 6
-
-
 def test_bench_score_quick_runs_and_agrees():
     import subprocess
     import sys

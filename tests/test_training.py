@@ -10,12 +10,14 @@ import torch
 
 from compbench.adapters.calibration import apply_calibration, mean_factors
 from compbench.errors import ConfigError, InputError
+from compbench.fileio import sha256_file
+from compbench.schemas import ReleaseFile, split_file_path
 from compbench.training.calibrate import train_calibration
 from compbench.training.data import load_examples, load_split, resolve_subtasks
 from compbench.training.formatting import IGNORE_INDEX, ChatFormatter, collate, user_message
 from compbench.training.loop import TrainConfig, batch_order, mean_loss, train
 from compbench.training.lora import LoraSettings, train_lora
-from tests.support.split_fixtures import write_split
+from tests.support.split_fixtures import record_in_manifest, write_split
 from tests.support.tiny_chat import tiny_chat_model, tiny_tokenizer
 from tests.support.tiny_peft import random_adapter
 
@@ -60,8 +62,12 @@ def test_bad_data_inputs(release):
         load_split(release, "reply+tr-es")
     with pytest.raises(ConfigError, match="nor a family"):
         resolve_subtasks(["sum+klingon"])
-    bad = release / "data" / "sum_tr_es" / "train.parquet"
+    bad = release / split_file_path("sum_tr_es", "train")
     bad.write_bytes(b"PAR1 broken")
+    with pytest.raises(InputError, match="sha256 differs from the manifest"):
+        load_split(release, "sum+tr-es")
+    record_in_manifest(release, ReleaseFile(path=split_file_path("sum_tr_es", "train"), subtask="sum+tr-es",
+                                            split="train", rows=8, sha256=sha256_file(bad)))
     with pytest.raises(InputError, match="cannot read Parquet"):
         load_split(release, "sum+tr-es")
 

@@ -59,7 +59,10 @@ def test_wheel_contains_the_packages_and_no_tests(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for package in ("compbench/", "builders/", "data_cards/"):
         assert any(n.startswith(package) for n in names), package
-    assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+    for data in ("compbench/leaderboard/paper_reference.json", "compbench/leaderboard/assets/page.html",
+                 "compbench/leaderboard/assets/leaderboard.js", "compbench/leaderboard/assets/leaderboard.css"):
+        assert data in names, data
+    assert not any(n.startswith(("tests/", "benchmarks/", "leaderboard/")) for n in names)  # the entry store is data, not code
 
 
 def test_the_core_install_has_no_torch_and_scores(venv, tmp_path):
@@ -91,3 +94,12 @@ def test_commands_that_need_an_extra_say_which(venv, tmp_path, args, extra):
     assert result.returncode == 2, result.stderr
     assert f"pip install 'compbench[{extra}]'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_core_install_builds_the_leaderboard(venv, tmp_path):
+    result = run(venv, tmp_path, "leaderboard", "build", "--store", str(tmp_path / "store"), "--out",
+                 str(tmp_path / "board"))
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "board" / "tables" / "paper" / "paper-table2.md").read_text()
+    assert "| Learnable Calibration++ | 28.64 | 65.15 |" in table
+    assert "leaderboard-data" in (tmp_path / "board" / "index.html").read_text()

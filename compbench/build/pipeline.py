@@ -15,8 +15,7 @@ from pathlib import Path
 from builders.recipes import RECIPES, Recipe, SplitRecipe
 from compbench import __version__
 from compbench.build.cache import GenerationCache, default_cache_dir
-from compbench.build.card import render_card
-from compbench.build.release import check_output, publish, start_staging, write_split
+from compbench.build.release import check_output, finish_release, publish, start_staging, write_split
 from compbench.build.rows import split_row
 from compbench.build.stages import (
     DEFAULT_MAX_FAILURE_RATE,
@@ -27,9 +26,9 @@ from compbench.build.stages import (
     run_stage,
 )
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import atomic_write, sha256_file, write_json
+from compbench.fileio import sha256_file
 from compbench.generation.base import Generator
-from compbench.schemas import MANIFEST_NAME, GeneratorInfo, ReleaseManifest, SourceRef
+from compbench.schemas import GeneratorInfo, ReleaseManifest, SourceRef
 from compbench.sources import load_examples, local_path
 from compbench.sources.base import Example
 from compbench.tasks import SPLITS, get_task
@@ -280,7 +279,7 @@ def _write_release(out: Path, rows: list[_Row], stages: list[StageStats], used: 
             records = [split_row(recipe.task, split, recipe.source, row.example, row.chain,
                                  [used[task] for task in recipe.generator_steps])
                        for row in grouped[(recipe.task_id, split)]]  # one file's rows in memory at a time
-            files.append(write_split(staging, recipe.task_id, recipe.task.config_name, split, records))
+            files.extend(write_split(staging, recipe.task_id, recipe.task.config_name, split, records))
     manifest = ReleaseManifest(
         release=release,
         compbench_version=__version__,
@@ -290,8 +289,6 @@ def _write_release(out: Path, rows: list[_Row], stages: list[StageStats], used: 
                     for _, g in sorted(used.items())],
         failures={stage.name: stage.failures for stage in stages},
     )
-    write_json(staging / MANIFEST_NAME, manifest.model_dump(mode="json"))
-    with atomic_write(staging / "README.md") as handle:
-        handle.write(render_card(manifest))
+    finish_release(staging, manifest)
     publish(staging, out)
     return manifest

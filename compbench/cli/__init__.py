@@ -11,7 +11,11 @@ from compbench.cli import (
     cmd_demo,
     cmd_efficiency,
     cmd_judge,
+    cmd_leaderboard,
+    cmd_release,
+    cmd_results,
     cmd_score,
+    cmd_submit,
     cmd_tasks,
     cmd_train,
 )
@@ -31,4 +35,10 @@ main.add_command(cmd_judge.judge)
 main.add_command(cmd_efficiency.efficiency_command)
 main.add_command(cmd_adapters.adapters)
 main.add_command(cmd_train.train)
+main.add_command(cmd_release.release)
+main.add_command(cmd_release.push)
+main.add_command(cmd_results.push_results)
+main.add_command(cmd_results.pull_results)
+main.add_command(cmd_leaderboard.leaderboard)
+main.add_command(cmd_submit.submit)
 main.add_command(cmd_demo.demo)

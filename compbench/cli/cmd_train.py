@@ -29,7 +29,7 @@ def _common(default_lr: float, default_examples: int | None,
         options = [
             click.option("--base-model", required=True, help="Local model directory or Hub id (safetensors)."),
             click.option("--revision", default=None, help="Hub revision of the base model."),
-            data_option(required=True, help="Built release directory (data/<config>/<split>.parquet)."),
+            data_option(required=True),
             out_option("Bundle directory to write (must not exist yet, or be empty).", required=True),
             split_option(default="train"),
             click.option("--examples", type=click.IntRange(min=1), default=default_examples,

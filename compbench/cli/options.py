@@ -38,6 +38,7 @@ CONVENTIONS: dict[str, str] = {
     "--max-new-tokens": "maximum generated tokens per output",
     "--judge-endpoint": "the LLM judge's OpenAI-compatible server (base URL)",
     "--judge-model": "the model name the judge's server serves",
+    "--store": "a leaderboard store directory",
 }
 #: Names that must not come back: each was once used for something that now has a conventional name.
 RETIRED: dict[str, str] = {"--output": "--out", "-o": "--out", "--release": "--data (or --name in build)",
@@ -130,3 +131,6 @@ def judge_options(required: bool) -> Decorator:
         return func
 
     return decorate
+def store_option() -> Decorator:
+    return click.option("--store", default="leaderboard", show_default=True, type=click.Path(file_okay=False),
+                        help="Leaderboard store directory (store.json + entries/).")

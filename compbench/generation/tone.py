@@ -92,12 +92,18 @@ class ToneRewriter:
 
     @cached_property
     def model(self):
+        import warnings
+
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(self._base_path, dtype=torch_dtype(self.dtype),
                                                      use_safetensors=True)
-        model = PeftModel.from_pretrained(model, str(self._adapter_path), use_safetensors=True)
+        with warnings.catch_warnings():
+            # peft reads transformers' deprecated ``is_gradient_checkpointing`` inside from_pretrained: a
+            # warning about peft's code that a user of this one can do nothing about.
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            model = PeftModel.from_pretrained(model, str(self._adapter_path), use_safetensors=True)
         return model.merge_and_unload().to(self.device).eval()
 
     @property

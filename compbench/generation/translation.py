@@ -67,6 +67,17 @@ def _beam_search_cache():
     return SelfAttentionReorderingCache(DynamicCache(), DynamicCache())
 
 
+def _cache_argument(model) -> str:
+    """The keyword ``generate`` takes a cache under: the one the model's ``forward`` names.
+
+    transformers 5.x renamed ``past_key_values`` to ``cache`` (the old name still works there, with a
+    FutureWarning); older versions know only ``past_key_values``.
+    """
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def translator_settings(translator: Any, **precision: object) -> dict[str, object]:
     """The output-changing settings every translation backend records (and the cache key includes)."""
     return {
@@ -155,7 +166,7 @@ class MarianTranslator:
         import torch
 
         encoded = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True).to(self.device)
-        cache = {"past_key_values": _beam_search_cache()} if self.skip_cross_attention_reorder else {}
+        cache = {_cache_argument(self.model): _beam_search_cache()} if self.skip_cross_attention_reorder else {}
         with torch.inference_mode():
             output = self.model.generate(**encoded, **cache, **self.generation_options)
         eos = self.model.generation_config.eos_token_id

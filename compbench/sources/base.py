@@ -110,7 +110,7 @@ def iter_hub_rows(location: HubLocation, split: str) -> Iterator[tuple[int, dict
     import datasets  # heavy import, only when a build reads the Hub
 
     with hub_access(f"dataset {hub_label(location, split)}",
-                    "build from local copies of the original files with --sources-dir DIR"):
+                    "build from local copies of the original files with --sources-dir DIR", online_only=True):
         dataset = datasets.load_dataset(location.builder, data_files={split: location.url(split)}, split=split,
                                         **dict(location.builder_options))
     yield from enumerate(dataset, start=1)

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compbench.errors import ConfigError, InputError
-from compbench.schemas import split_file_path
+from compbench.references import release_files, resolve_release
+from compbench.schemas import MANIFEST_NAME
 from compbench.tasks import REGISTRY, UnknownTaskError, get_task, tasks_in_family
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "subtask", "input", "reference")
@@ -49,21 +50,28 @@ def resolve_subtasks(names: Iterable[str]) -> list[str]:
 
 
 def read_split_table(release: str | Path, subtask: str, split: str = "train") -> tuple[Path, pa.Table]:
-    """The checked Arrow table (required columns only) of one sub-task's split file."""
+    """The checked Arrow table (required columns only) of one sub-task's split: every file the release's manifest
+    lists for it (shards in order), each checked against its sha256. ``release`` is a directory or a Hub id."""
     task = get_task(subtask)
-    path = Path(release) / split_file_path(task.config_name, split)
-    if not path.is_file():
-        raise InputError(f"split file not found (is {release} a built release with {subtask} {split}?)", path)
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"cannot read Parquet ({exc})", path) from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", path)
+    directory = resolve_release(str(release), split, [task.id])
+    files = release_files(directory, split, [task.id])
+    if not files:
+        raise InputError(f"split file not found: the manifest lists no {split!r} file for {subtask} "
+                         f"(is {release} a built release with {subtask} {split}?)", directory / MANIFEST_NAME)
+    tables = []
+    for _entry, path in files:
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"cannot read Parquet ({exc})", path) from None
+        missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+        if missing:
+            raise InputError(f"missing column(s) {', '.join(missing)}", path)
+        tables.append(table.select(list(REQUIRED_COLUMNS)))
+    table = pa.concat_tables(tables)
     if table.num_rows == 0:
-        raise InputError("the split file has no rows", path)
-    return path, table.select(list(REQUIRED_COLUMNS))
+        raise InputError("the split file has no rows", files[0][1])
+    return files[0][1], table
 
 
 def _examples(path: Path, table: pa.Table, subtask: str, rows: Sequence[int] | None = None) -> list[Example]:
@@ -83,7 +91,7 @@ def _examples(path: Path, table: pa.Table, subtask: str, rows: Sequence[int] | N
 
 
 def load_split(release: str | Path, subtask: str, split: str = "train") -> list[Example]:
-    """The rows of one sub-task's split, read from ``<release>/data/<config>/<split>.parquet``."""
+    """The rows of one sub-task's split of a release (directory or Hub id ``ORG/NAME[@REVISION]``)."""
     path, table = read_split_table(release, subtask, split)
     return _examples(path, table, subtask)
 
@@ -100,7 +108,9 @@ def load_examples(release: str | Path, subtasks: Sequence[str], split: str = "tr
     """
     if limit is not None and limit < 1:
         raise ConfigError(f"the number of examples must be positive, got {limit}")
-    tables = [(subtask, *read_split_table(release, subtask, split)) for subtask in resolve_subtasks(subtasks)]
+    names = resolve_subtasks(subtasks)
+    local = resolve_release(str(release), split, names)  # one download for every sub-task of a Hub release
+    tables = [(subtask, *read_split_table(local, subtask, split)) for subtask in names]
     total = sum(table.num_rows for _, _, table in tables)
     if limit is None or limit >= total:
         return [e for subtask, path, table in tables for e in _examples(path, table, subtask)]

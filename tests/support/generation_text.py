@@ -46,9 +46,3 @@ SPANISH = [
     "Muchas gracias, nos vemos mañana.",
     "Me encantaría cenar contigo el viernes.",
 ]
-
-# Short tone rewrites used to train the tiny tone adapter (input, professional rewrite).
-TONE_PAIRS = [
-    ("hey send me the file", "Could you please send me the file?"),
-    ("the meeting is moved to monday", "Please note that the meeting has been moved to Monday."),
-]
