@@ -54,15 +54,15 @@ class DemoSettings:
     lora_rank: int = 16
     lora_alpha: float = 32
     lora_lr: float = 3e-3
-    lora_steps: int = 300
-    joint_steps: int = 300
+    lora_steps: int = 200
+    joint_steps: int = 150
     calibration_rank: int = 4
     calibration_lr: float = 5e-3
-    calibration_steps: int = 60
+    calibration_steps: int = 40
     coefficient_lr: float = 5e-3
-    coefficient_steps: int = 60
+    coefficient_steps: int = 40
     few_examples: int = 5
-    lorahub_budget: int = 20
+    lorahub_budget: int = 12
     max_new_tokens: int = 48
     bootstrap: int = 200
     subtasks: tuple[str, ...] = MAIN_SUBTASKS  # the compositional sub-tasks evaluated
@@ -72,10 +72,10 @@ class DemoSettings:
 
 
 FULL = DemoSettings()
-FAST = replace(FULL, sizes=Sizes(dialogues=(300, 4, 8), conversations=(300, 4, 8), talks=(400, 4, 8),
-                                 notes=(300, 4, 8), chats=(2, 2, 8)),
-               model=replace(FULL.model, pretrain_documents=3000, pretrain_steps=300),
-               lora_steps=100, joint_steps=100, calibration_steps=20, coefficient_steps=20, lorahub_budget=8,
+FAST = replace(FULL, sizes=Sizes(dialogues=(200, 4, 8), conversations=(200, 4, 8), talks=(300, 4, 8),
+                                 notes=(200, 4, 8), chats=(2, 2, 8)),
+               model=replace(FULL.model, pretrain_documents=2000, pretrain_steps=200),
+               lora_steps=60, joint_steps=40, calibration_steps=12, coefficient_steps=12, lorahub_budget=6,
                bootstrap=100,
                # one language and one tone per family: Table 2's cells are then averages over one sub-task
                subtasks=tuple(next(t.id for t in tasks_in_family(f) if t.language in (None, "es")
