@@ -2,6 +2,8 @@
 
     python benchmarks/bench_build.py            # OpusMT sizes, 48 examples, 24 output tokens, 2 threads, 2 rounds
     python benchmarks/bench_build.py --quick    # tiny model, a few seconds (the test suite runs this)
+    python benchmarks/bench_build.py --engine ray   # CTranslate2 on 1 and 2 Ray actors against in process
+    ... --record                                # also store the figures in compbench/build/throughput.json
 
 The checkpoint has OpusMT's shape (Marian 6+6 layers, d_model 512, 8 heads, FFN 2048, vocabulary 65,001
 with ``<pad>`` last) and random weights; its sentencepiece models are trained on our own text and the
@@ -13,11 +15,19 @@ Paths, all beam 4:
   batched  the builder's transformers path (``MarianTranslator``): the same batches, plus a cache that
            skips reordering the cross-attention keys/values (identical for all beams of an input)
   ct2      the builder's CTranslate2 path, int8 (``CT2Translator``); conversion time reported apart
+With ``--engine ray`` (extra ``[ray]``), the CTranslate2 path runs through the build's engines on the same chunks:
+in process with 1 and with 2 threads, and on a local Ray instance with 1 and 2 actors of 1 CPU each (each actor
+builds the translator from its spec and loads the model once; that start is part of the time, as in a build).
 """
+
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
+import os
+import platform
 import random
 import sys
 import tempfile
@@ -26,6 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from compbench.build.throughput import Configuration, Measurement, record_measurement  # noqa: E402
+from compbench.engines import GeneratorSpec, LocalEngine, chunked  # noqa: E402
 from compbench.generation.ctranslate2_backend import CT2Translator  # noqa: E402
 from compbench.generation.translation import MarianTranslator  # noqa: E402
 from tests.support.tiny_marian import write_random_marian  # noqa: E402
@@ -73,8 +85,27 @@ def timed(function) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+def machine() -> str:
+    """The CPU model and core count, for the provenance of recorded figures."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.node() or 'this machine'} ({model}, {os.cpu_count()} cores)"
+
+
+def record(configuration: Configuration, rate: float, workload: str) -> None:
+    measurement = Measurement(configuration, round(rate, 2), workload, "python benchmarks/bench_build.py "
+                              + " ".join(sys.argv[1:]), machine(), datetime.date.today().isoformat())
+    record_measurement(measurement)
+    print(f"recorded: {configuration.describe()}: {measurement.per_second}/s")
+
+
 def run(
-    quick: bool, examples: int, tokens: int, threads: int, batch: int, ct2_batch: int, repeats: int = 2
+    quick: bool, examples: int, tokens: int, threads: int, batch: int, ct2_batch: int, repeats: int = 2,
+    save: bool = False,
 ) -> dict[str, float]:
     import torch
 
@@ -146,6 +177,77 @@ def run(
     print(f"batched / naive: {rates['batched'] / rates['naive']:.1f}x   (target >= 5x)")
     print(f"ct2 / naive:     {rates['ct2'] / rates['naive']:.1f}x")
     print(f"ct2 / batched:   {rates['ct2'] / rates['batched']:.1f}x   (target >= 2x)")
+    if save and not quick:
+        workload = (f"shape-faithful OpusMT (random weights), {examples} DialogSum-length summaries, beam 4, {tokens} "
+                    f"output tokens, {threads} threads, best of {repeats} rounds")
+        record(Configuration("translation", "transformers", "float32", "cpu", "local", 1), rates["batched"],
+               f"{workload}, batches of {batch}")
+        record(Configuration("translation", "ctranslate2", "int8", "cpu", "local", 1), rates["ct2"],
+               f"{workload}, batches of {ct2_batch}")
+    return rates
+
+
+def run_ray(quick: bool, examples: int, tokens: int, chunk: int, repeats: int = 1, save: bool = False
+            ) -> dict[str, float]:
+    """CTranslate2 int8 through the build's engines: in process (1 and 2 threads) and Ray (1 and 2 actors)."""
+    import ray
+
+    from compbench.engines.ray_engine import RayEngine
+
+    shape = QUICK_SHAPE if quick else OPUS_MT_SHAPE
+    texts = dialogsum_like_summaries(examples)
+    chunks = chunked(texts, chunk)
+    cpus = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="bench_build_ray_") as scratch:
+        checkpoint = write_random_marian(Path(scratch) / "opus-mt-shaped", **shape)
+        options = {"model": str(checkpoint), "lang": "es", "batch_size": chunk, "max_length": tokens,
+                   "keep_unfinished": True, "cache_dir": str(Path(scratch) / "ct2"),
+                   "generation_options": {"min_decoding_length": tokens}}
+        spec = GeneratorSpec("compbench.generation.ctranslate2_backend:CT2Translator", options, device="cpu")
+        identity = spec.build_identity()
+        CT2Translator(**options, threads=1).generate(texts[:2])  # converts the model once, before any timing
+        print(f"checkpoint: {shape}; {examples} examples in {len(chunks)} chunks of {chunk}, {tokens} output tokens, "
+              f"beam 4, CTranslate2 int8, {cpus} CPU cores")
+        started = not ray.is_initialized()
+        if started:
+            ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR")
+        try:
+            def in_process(threads: int):
+                generator = CT2Translator(**options, threads=threads)
+                return lambda: [out for _, out in LocalEngine().run(generator, None, chunks)]
+
+            def on_ray(actors: int):
+                def go():
+                    with RayEngine(actors=actors, cpus_per_actor=1) as engine:
+                        return [out for _, out in engine.run(identity, spec, chunks)]
+                return go
+
+            paths = {"local-1": in_process(1), "local-2": in_process(2), "ray-1": on_ray(1), "ray-2": on_ray(2)}
+            best: dict[str, float] = {}
+            for round_number in range(1, repeats + 1):
+                for name, function in paths.items():
+                    seconds, outputs = timed(function)
+                    assert sum(len(o) for o in outputs) == len(texts)
+                    best[name] = min(seconds, best.get(name, seconds))
+                    print(f"round {round_number}  {name:8s} {seconds:7.2f}s  {len(texts) / seconds:7.2f} examples/s")
+            with RayEngine(actors=1) as engine:  # what a stage pays before its first output: actor start + load
+                start, _ = timed(lambda: list(engine.run(identity, spec, [texts[:1]])))
+        finally:
+            if started:
+                ray.shutdown()
+    rates = {name: len(texts) / seconds for name, seconds in best.items()}
+    print("best of rounds: " + ", ".join(f"{name} {rate:.2f}/s" for name, rate in rates.items()))
+    print(f"ray start + one-text chunk (actor start, model load): {start:.1f}s")
+    print(f"ray-2 / ray-1:     {rates['ray-2'] / rates['ray-1']:.2f}x   (2 actors vs 1; expect close to 2x)")
+    print(f"ray-1 / local-1:   {rates['ray-1'] / rates['local-1']:.2f}x   (1 actor vs in process, 1 thread each)")
+    print(f"ray-2 / local-2:   {rates['ray-2'] / rates['local-2']:.2f}x   (2 actors vs in process with 2 threads)")
+    if save and not quick:
+        workload = (f"shape-faithful OpusMT (random weights), {examples} DialogSum-length summaries in chunks of "
+                    f"{chunk}, beam 4, {tokens} output tokens, 1 CPU per actor, actor start and model load included, "
+                    f"best of {repeats} round(s)")
+        for actors in (1, 2):
+            record(Configuration("translation", "ctranslate2", "int8", "cpu", "ray", actors), rates[f"ray-{actors}"],
+                   workload)
     return rates
 
 
@@ -157,11 +259,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32, help="transformers batch size")
     parser.add_argument("--ct2-batch-size", type=int, default=48, help="CTranslate2 batch size")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds over all paths; each path keeps its best")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="rounds over all paths; each path keeps its best (default 2; 1 with --engine ray)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: the backends in process (default); ray: CTranslate2 on 1 and 2 Ray actors")
+    parser.add_argument("--chunk-size", type=int, default=48, help="texts per chunk with --engine ray")
+    parser.add_argument("--record", action="store_true",
+                        help="store the figures in compbench/build/throughput.json (not with --quick)")
     args = parser.parse_args(argv)
-    examples = args.examples or (6 if args.quick else 48)
     tokens = args.tokens or (4 if args.quick else 24)
-    return run(args.quick, examples, tokens, args.threads, args.batch_size, args.ct2_batch_size, args.repeats)
+    if args.engine == "ray":
+        examples = args.examples or (8 if args.quick else 384)
+        chunk = min(args.chunk_size, 2) if args.quick else args.chunk_size
+        return run_ray(args.quick, examples, tokens, chunk, args.repeats or 1, args.record)
+    examples = args.examples or (6 if args.quick else 48)
+    return run(args.quick, examples, tokens, args.threads, args.batch_size, args.ct2_batch_size, args.repeats or 2,
+               args.record)
 
 
 if __name__ == "__main__":

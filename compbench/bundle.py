@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -34,7 +33,7 @@ from safetensors.torch import save_file
 from compbench import __version__
 from compbench.adapters.lora_io import LoraAdapter, load_lora, save_lora
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import read_document, write_json
+from compbench.fileio import atomic_path, make_staging_dir, read_document, write_json
 from compbench.schemas import BUNDLE_MANIFEST_NAME, BundleAdapter, BundleManifest
 
 ADAPTERS_DIR = "adapters"
@@ -130,7 +129,7 @@ def write_bundle(
         raise ConfigError(f"invalid bundle manifest ({exc})") from None
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staging = make_staging_dir(target)
     try:
         for entry in entries:
             source = adapters[entry.name]
@@ -141,7 +140,8 @@ def write_bundle(
             shutil.copyfile(calibration, staging / CALIBRATION_NAME)
         elif calibration is not None:
             tensors = {k: torch.as_tensor(v).detach().contiguous().cpu() for k, v in calibration.items()}
-            save_file(tensors, str(staging / CALIBRATION_NAME), metadata={"format": "pt"})
+            with atomic_path(staging / CALIBRATION_NAME) as tmp:
+                save_file(tensors, str(tmp), metadata={"format": "pt"})
         write_json(staging / BUNDLE_MANIFEST_NAME, manifest_json)
         if target.exists():
             target.rmdir()  # empty, checked above

@@ -6,7 +6,8 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -16,12 +17,52 @@ from pydantic import BaseModel, ValidationError
 from compbench.errors import InputError
 
 
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def _create_temp_file(path: Path) -> tuple[int, Path]:
+    """Open a new, unique temporary file beside ``path``, with the permissions a plain ``open()`` would give.
+
+    ``tempfile.mkstemp`` creates files with mode 0600 whatever the umask, and a rename keeps that mode. Here the
+    file is created with 0666 and the kernel applies the umask; if ``path`` already exists, its permission bits
+    are kept, as when ``open(path, "w")`` truncates it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = _temp_name(path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+    return fd, tmp
+
+
+def make_staging_dir(target: str | Path) -> Path:
+    """A new, empty directory beside ``target`` to assemble it in, then rename into place.
+
+    Unlike ``tempfile.mkdtemp`` (always 0700), it gets the permissions of a plain ``mkdir`` (0777 less the umask),
+    which the renamed directory keeps.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        staging = _temp_name(target)
+        try:
+            staging.mkdir(0o777)
+            return staging
+        except FileExistsError:
+            continue
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Write to a temporary file beside ``path`` and rename it into place only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp_file(path)
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
@@ -36,13 +77,18 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` for a library that writes files itself; rename on success."""
+    """Yield a temporary path beside ``path`` for a library that writes files itself; rename on success.
+
+    The file ends up with the mode :func:`atomic_write` would give it, even if the library replaced the temporary
+    file with one of its own (safetensors writes 0600 files).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp_file(path)
+    intended = stat.S_IMODE(os.fstat(fd).st_mode)
     os.close(fd)
     try:
-        yield Path(tmp)
+        yield tmp
+        os.chmod(tmp, intended)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

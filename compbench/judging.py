@@ -211,28 +211,13 @@ def judge_rows(predictions: str | Path, data: str, split: str, subtasks: list[st
                allow_missing: bool) -> tuple[pd.DataFrame, str, str]:
     """The reference rows to judge with their predictions (scoring's selection rules), and the sha256 of the
     predictions file and of the release manifest."""
+    from compbench.scoring import select_rows
+
     chosen = _selected(subtasks)
     preds = read_predictions(predictions)
     refs = load_release(data, split)
-    table = refs.table
-    known = set(table["id"])
-    unknown = [pid for pid in preds.by_id if pid not in known]
-    if unknown:
-        raise InputError(f"id {unknown[0]!r} is not in the references {refs.origin} ({len(unknown)} unknown)",
-                         preds.path, preds.where(unknown[0]))
-    if chosen is None:
-        chosen = sorted(set(table.loc[table["id"].isin(preds.by_id), "subtask"]))
-    absent = [s for s in chosen if s not in set(table["subtask"])]
-    if absent:
-        raise ConfigError(f"sub-task {absent[0]!r} has no references in {refs.origin}")
-    table = table[table["subtask"].isin(chosen)].sort_values(["subtask", "group", "reference_index", "id"],
-                                                             kind="stable").reset_index(drop=True)
-    missing = ~table["id"].isin(preds.by_id)
-    if missing.any() and not allow_missing:
-        first = table[missing].iloc[0]
-        raise InputError(f"{int(missing.sum())} reference(s) have no prediction (first: id {first['id']!r} of "
-                         f"{first['subtask']}); pass --allow-missing to judge them as empty predictions", preds.path)
-    table["prediction"] = [preds.by_id.get(i, "") for i in table["id"]]
+    rows, _ignored = select_rows(refs, preds, chosen, allow_missing, "each")
+    table = pd.DataFrame(rows)
     return table, preds.sha256, refs.sha256
 
 

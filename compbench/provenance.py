@@ -10,7 +10,7 @@ from pathlib import Path
 
 from compbench.schemas import Provenance
 
-TRACKED_PACKAGES = ("compbench", "rouge-score", "numpy", "pandas", "pyarrow", "datasets", "transformers", "peft",
+TRACKED_PACKAGES = ("compbench", "rouge-score", "rapidfuzz", "numpy", "pandas", "pyarrow", "datasets", "transformers", "peft",
                     "torch")
 
 

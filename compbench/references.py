@@ -11,10 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import pandas as pd
-
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import iter_jsonl_objects, read_document, read_jsonl_strings_fast, sha256_file
+from compbench.fileio import (
+    iter_jsonl_objects,
+    read_document,
+    read_jsonl_strings_fast,
+    sha256_file,
+    sha256_text,
+)
 from compbench.hub_access import hub_access, hub_offline, parse_hub_id
 from compbench.schemas import MANIFEST_NAME, ReleaseFile, ReleaseManifest
 from compbench.tasks import REGISTRY, get_task
@@ -24,23 +28,27 @@ REFERENCE_COLUMNS = ("id", "subtask", "group", "reference_index", "reference")
 
 @dataclass
 class ReferenceSet:
-    """References of one split, as a table with :data:`REFERENCE_COLUMNS`, and where they came from."""
+    """References of one split, as equal-length column lists named by :data:`REFERENCE_COLUMNS`, and where they
+    came from. Plain lists: the scorer works on Python values, and building Arrow or pandas tables here would load
+    pandas (see :mod:`compbench.arrow_arrays`)."""
 
-    table: pd.DataFrame
+    columns: dict[str, list]
     origin: str  # release directory, Hub id, or references file
     sha256: str  # of the release manifest or of the references file
 
     @property
     def subtasks(self) -> list[str]:
-        return sorted(self.table["subtask"].unique())
+        return sorted(set(self.columns["subtask"]))
 
 
 def load_reference_jsonl(path: str | Path) -> ReferenceSet:
     """``{"id", "subtask", "reference"}`` per line; several lines with one id are one multi-reference input."""
     path = Path(path)
-    fast = _reference_rows_fast(path)
-    table = pd.DataFrame(fast if fast is not None else _reference_rows_strict(path), columns=list(REFERENCE_COLUMNS))
-    return ReferenceSet(table=table, origin=str(path), sha256=sha256_file(path))
+    rows = _reference_rows_fast(path)
+    rows = rows if rows is not None else _reference_rows_strict(path)
+    columns = dict(zip(REFERENCE_COLUMNS, map(list, zip(*rows, strict=True)), strict=True)) if rows else {
+        name: [] for name in REFERENCE_COLUMNS}
+    return ReferenceSet(columns=columns, origin=str(path), sha256=sha256_file(path))
 
 
 def _reference_rows_fast(path: Path) -> list[tuple[str, str, str, int, str]] | None:
@@ -110,6 +118,22 @@ def resolve_release(data: str, split: str | None = None, subtasks: Sequence[str]
                                       allow_patterns=patterns, local_files_only=hub_offline()))
 
 
+#: Manifest fields that say how a release was made, not what it holds: left out of its identity.
+BUILD_PROVENANCE_FIELDS = ("engine",)
+
+
+def release_hash(release: Path) -> str:
+    """The identity of a release: sha256 of its manifest's canonical JSON without how it was built.
+
+    Two builds of the same inputs hold the same files (byte for byte) whichever engine ran them; their manifests
+    differ only in ``engine``, so they share this hash and their results share leaderboard tables.
+    """
+    import json
+
+    manifest = read_manifest(release).model_dump(mode="json", exclude=set(BUILD_PROVENANCE_FIELDS))
+    return sha256_text(json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
 def read_manifest(release: Path) -> ReleaseManifest:
     return read_document(release / MANIFEST_NAME, ReleaseManifest, "release manifest")
 
@@ -146,19 +170,23 @@ def load_release(data: str, split: str = "test", subtasks: list[str] | None = No
         available = sorted({f.split for f in manifest.files})
         raise ConfigError(f"the release has no {split!r} files for the selected sub-tasks "
                           f"(splits present: {', '.join(available) or 'none'})", release)
-    frames = []
+    columns: dict[str, list] = {name: [] for name in REFERENCE_COLUMNS}
     needed = ("id", "subtask", "source_id", "reference_index", "reference")
     for _entry, path in release_files(release, split, subtasks, manifest):
-        table = pq.read_table(path, columns=None)
-        missing = [c for c in needed if c not in table.column_names]
+        missing = [c for c in needed if c not in pq.read_schema(path).names]
         if missing:
             raise InputError(f"wrong columns: missing {', '.join(missing)}", path)
-        frames.append(table.select(list(needed)).to_pandas())
-    table = pd.concat(frames, ignore_index=True)
-    # Rows of one input share source_id within a sub-task.
-    table["group"] = table["subtask"] + "\x1f" + table["source_id"].astype(str)
-    table = table[list(REFERENCE_COLUMNS)]
-    duplicated = table["id"].duplicated()
-    if duplicated.any():
-        raise InputError(f"duplicate row id {table['id'][duplicated].iloc[0]!r} in the release", release)
-    return ReferenceSet(table=table, origin=data, sha256=sha256_file(release / MANIFEST_NAME))
+        table = pq.read_table(path, columns=list(needed))
+        ids, row_subtasks, source_ids, indices, references = (table.column(name).to_pylist() for name in needed)
+        columns["id"] += ids
+        columns["subtask"] += row_subtasks
+        # Rows of one input share source_id within a sub-task.
+        columns["group"] += [f"{s}\x1f{source}" for s, source in zip(row_subtasks, source_ids, strict=True)]
+        columns["reference_index"] += indices
+        columns["reference"] += references
+    seen: set[str] = set()
+    for row_id in columns["id"]:
+        if row_id in seen:
+            raise InputError(f"duplicate row id {row_id!r} in the release", release)
+        seen.add(row_id)
+    return ReferenceSet(columns=columns, origin=data, sha256=release_hash(release))

@@ -11,8 +11,8 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA_VERSION = "1.1"
-MANIFEST_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "1.2"
+MANIFEST_SCHEMA_VERSION = "1.1"
 BUNDLE_SCHEMA_VERSION = "1.0"
 JUDGE_SCHEMA_VERSION = "1.0"
 
@@ -106,6 +106,13 @@ class GeneratorInfo(_Strict):
     settings: dict[str, object] = Field(default_factory=dict)
 
 
+class EngineInfo(_Strict):
+    """How a build's generations were run (never part of a cache key): ``local`` or ``ray`` and its options."""
+
+    name: str
+    options: dict[str, object] = Field(default_factory=dict)
+
+
 class ReleaseManifest(_Strict):
     schema_version: str = MANIFEST_SCHEMA_VERSION
     name: str = "compbench"
@@ -115,6 +122,7 @@ class ReleaseManifest(_Strict):
     sources: list[SourceRef] = Field(default_factory=list)
     generators: list[GeneratorInfo] = Field(default_factory=list)
     failures: dict[str, int] = Field(default_factory=dict)  # generation failures per stage, left out
+    engine: EngineInfo | None = None  # schema 1.1: the engine of the build that wrote the release (None: older)
 
 
 MANIFEST_NAME = "manifest.json"
@@ -207,7 +215,8 @@ class SubtaskMetrics(_Strict):
     rouge3: float
     rougeL: float
     weighted_rouge: float
-    ci: dict[str, Interval] = Field(default_factory=dict)
+    ci: dict[str, Interval] = Field(default_factory=dict)  # empty without resampling or below MIN_N_FOR_INTERVAL
+    warnings: list[str] = Field(default_factory=list)  # e.g. too few examples for the interval to mean anything
     judge: JudgeMetrics | None = None
     language: LanguageCheck | None = None
 
@@ -217,6 +226,7 @@ class FamilyMetrics(_Strict):
 
     subtasks: list[str]
     complete: bool  # every sub-task of the family was scored
+    missing: int = 0  # references of its sub-tasks scored as empty predictions (--allow-missing)
     main_metric: str
     main: float
     rouge1: float
@@ -225,6 +235,7 @@ class FamilyMetrics(_Strict):
     rougeL: float
     weighted_rouge: float
     ci: dict[str, Interval] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
     judge: JudgeMetrics | None = None
     language: LanguageCheck | None = None
 

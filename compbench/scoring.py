@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from compbench import __version__
+from compbench import __version__, arrow_arrays
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import atomic_path, write_json
-from compbench.metrics.bootstrap import family_bootstrap, percentile_interval
+from compbench.metrics.bootstrap import (
+    MIN_N_FOR_INTERVAL,
+    family_bootstrap,
+    family_small_n_warnings,
+    percentile_interval,
+    small_n_warning,
+)
 from compbench.metrics.language import add_language_checks
 from compbench.metrics.subtask_jobs import SubtaskJob, run_jobs
 from compbench.metrics.tokenizers import TOKENIZERS
@@ -43,6 +49,8 @@ from compbench.schemas import (
 from compbench.tasks import REGISTRY, UnknownTaskError, get_task, tasks_in_family
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from compbench.judging import JudgeRun, JudgeSettings
 
 log = logging.getLogger(__name__)
@@ -53,10 +61,15 @@ CONFIDENCE = 0.95
 
 @dataclass
 class ScoreReport:
-    """The results document and the per-example table it summarises."""
+    """The results document and the per-example table it summarises (Arrow, :data:`PER_EXAMPLE_SCHEMA`)."""
 
     results: Results
-    examples: pd.DataFrame
+    table: pa.Table
+
+    @cached_property
+    def examples(self) -> pd.DataFrame:
+        """The per-example table as a pandas DataFrame (pandas is imported here, not by ``compbench score``)."""
+        return self.table.to_pandas()
     judged: JudgeRun | None = None  # the LLM judge's per-example verdicts, when it ran
 
     def write(self, out: str | Path | None = None, per_example: str | Path | None = None) -> None:
@@ -82,70 +95,78 @@ def _check_options(tokenizer: str, multi_ref: str, bootstrap: int, subtasks: lis
         raise ConfigError(str(exc)) from None
 
 
-def _select(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
-            allow_missing: bool, multi_ref: str) -> tuple[pd.DataFrame, int]:
-    """The reference rows to score, with their predictions; checks ids both ways."""
-    table = refs.table
-    ids = table["id"].tolist()
+def select_rows(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
+            allow_missing: bool, multi_ref: str) -> tuple[dict[str, list], int]:
+    """The reference rows to score (columns, sorted by sub-task, group, reference index, id), with their
+    predictions and whether each is missing; checks ids both ways. Also: how many predictions are ignored."""
+    columns = refs.columns
+    ids, row_subtasks = columns["id"], columns["subtask"]
     known = set(ids)
     unknown = [pid for pid in preds.by_id if pid not in known]
     if unknown:
         first = unknown[0]
         raise InputError(f"id {first!r} is not in the references {refs.origin} ({len(unknown)} unknown id"
                          f"{'s' if len(unknown) > 1 else ''})", preds.path, preds.where(first))
-    row_subtasks = table["subtask"].tolist()
     if subtasks is None:
-        subtasks = sorted({s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id})
+        subtasks = sorted(set(row_subtasks))
+        predicted = {s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id}
+        unpredicted = [s for s in REGISTRY if s in set(subtasks) - predicted]
+        if unpredicted and not allow_missing:
+            raise InputError(f"no prediction at all for {len(unpredicted)} sub-task(s) of the references "
+                             f"{refs.origin}: {', '.join(unpredicted)}; narrow the scoring with --subtask (once per "
+                             f"sub-task you predicted) or pass --allow-missing to score them as empty predictions",
+                             preds.path)
     else:
         absent = [s for s in subtasks if s not in set(row_subtasks)]
         if absent:
             raise ConfigError(f"sub-task {absent[0]!r} has no references in {refs.origin}")
     chosen = set(subtasks)
-    table = table[np.fromiter((s in chosen for s in row_subtasks), bool, len(row_subtasks))]
-    table = table.sort_values(["subtask", "group", "reference_index", "id"], kind="stable").reset_index(drop=True)
-    ids = table["id"].tolist()
+    key = list(zip(row_subtasks, columns["group"], columns["reference_index"], ids, strict=True))
+    order = sorted((i for i, s in enumerate(row_subtasks) if s in chosen), key=key.__getitem__)
+    rows = {name: [values[i] for i in order] for name, values in columns.items()}
+    ids = rows["id"]
     ignored = len(set(preds.by_id) - set(ids))
     if multi_ref == "max":
         # The group's prediction is that of its first row that has one; the group is missing if none has.
         source: dict[str, str] = {}
-        for group, row_id in zip(table["group"].tolist(), ids, strict=True):
+        for group, row_id in zip(rows["group"], ids, strict=True):
             if row_id in preds.by_id:
                 source.setdefault(group, row_id)
-        ids = [source.get(g, i) for g, i in zip(table["group"].tolist(), ids, strict=True)]
-        table["id"] = ids
-    table["missing"] = [i not in preds.by_id for i in ids]
-    missing = table[table["missing"]]
-    if len(missing) and not allow_missing:
-        first = missing.iloc[0]
-        raise InputError(f"{missing['group'].nunique() if multi_ref == 'max' else len(missing)} reference(s) have "
-                         f"no prediction (first: id {first['id']!r} of {first['subtask']}); pass --allow-missing "
-                         f"to score them as empty predictions", preds.path)
-    table["prediction"] = [preds.by_id.get(i, "") for i in ids]
-    return table, ignored
+        ids = rows["id"] = [source.get(g, i) for g, i in zip(rows["group"], ids, strict=True)]
+    rows["missing"] = [i not in preds.by_id for i in ids]
+    missing = [k for k, m in enumerate(rows["missing"]) if m]
+    if missing and not allow_missing:
+        first = missing[0]
+        count = len({rows["group"][k] for k in missing}) if multi_ref == "max" else len(missing)
+        raise InputError(f"{count} reference(s) have no prediction (first: id {ids[first]!r} of "
+                         f"{rows['subtask'][first]}); pass --allow-missing to score them as empty predictions",
+                         preds.path)
+    rows["prediction"] = [preds.by_id.get(i, "") for i in ids]
+    return rows, ignored
 
 
-def _score_table(table: pd.DataFrame, tokenizer: str, multi_ref: str, seed: int, resamples: int,
-                 workers: int | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def _score_table(rows: dict[str, list], tokenizer: str, multi_ref: str, seed: int, resamples: int,
+                 workers: int | None) -> tuple[pa.Table, dict[str, np.ndarray]]:
     """Per-example metrics for every row (best reference per group with ``max``) and bootstrap distributions."""
-    positions = table.groupby("subtask", sort=False).indices  # sub-task -> row positions, in table order
-    predictions, references = table["prediction"].tolist(), table["reference"].tolist()
-    groups = table["group"].tolist()
-    order = [s for s in REGISTRY if s in positions]  # registry order, as the paper's tables
+    bounds: dict[str, list[int]] = {}  # sub-task -> [first row, end]; the rows are sorted by sub-task
+    for k, subtask in enumerate(rows["subtask"]):
+        bounds.setdefault(subtask, [k, k])[1] = k + 1
+    order = [s for s in REGISTRY if s in bounds]  # registry order, as the paper's tables
     jobs = [SubtaskJob(
-        subtask=subtask, predictions=[predictions[i] for i in positions[subtask]],
-        references=[references[i] for i in positions[subtask]],
-        groups=[groups[i] for i in positions[subtask]] if multi_ref == "max" else None,
+        subtask=subtask, predictions=rows["prediction"][a:b], references=rows["reference"][a:b],
+        groups=rows["group"][a:b] if multi_ref == "max" else None,
         main_index=METRIC_KEYS.index(REGISTRY[subtask].metric), tokenizer=tokenizer, seed=seed,
-        resamples=resamples) for subtask in order]
+        resamples=resamples) for subtask in order for a, b in [bounds[subtask]]]
     results = run_jobs(jobs, workers)
-    kept = np.concatenate([positions[job.subtask][result.keep] for job, result in zip(jobs, results, strict=True)])
-    examples = table.iloc[kept].reset_index(drop=True)
-    scores = np.concatenate([result.scores for result in results], axis=0)
-    for j, key in enumerate(METRIC_KEYS):
-        examples[key] = scores[:, j]
+    kept = [k for job, result in zip(jobs, results, strict=True)
+            for k in np.arange(*bounds[job.subtask])[result.keep].tolist()]
+    scores = np.concatenate([result.scores for result in results] or [np.empty((0, len(METRIC_KEYS)))], axis=0)
+    columns = {name: [rows[name][k] for k in kept] for name in PER_EXAMPLE_SCHEMA.names if name not in METRIC_KEYS}
+    columns.update({key: scores[:, j] for j, key in enumerate(METRIC_KEYS)})
+    examples = arrow_arrays.table(columns, PER_EXAMPLE_SCHEMA)
     distributions = {job.subtask: result.distribution for job, result in zip(jobs, results, strict=True)
                      if result.distribution is not None}
-    return examples[[f.name for f in PER_EXAMPLE_SCHEMA]], distributions
+    return examples, distributions
 
 
 def _interval(low: np.ndarray, high: np.ndarray) -> dict[str, Interval]:
@@ -157,31 +178,52 @@ def _means(values: np.ndarray) -> dict[str, float]:
     return {key: round(100 * float(v), 4) for key, v in zip(METRIC_KEYS, values, strict=True)}
 
 
-def aggregate(examples: pd.DataFrame, distributions: dict[str, np.ndarray]
+def example_means(values: np.ndarray) -> np.ndarray:
+    """Exact means of per-example metric columns (rows = examples): the one place they are taken, so that
+    ``compare`` reports the very numbers of the results documents (each column summed contiguously)."""
+    return np.asfortranarray(values, dtype=np.float64).mean(axis=0)
+
+
+def aggregate(examples: pa.Table, distributions: dict[str, np.ndarray]
               ) -> tuple[dict[str, SubtaskMetrics], dict[str, FamilyMetrics]]:
-    """Per-sub-task exact means and intervals, then family averages with stratified intervals (percent)."""
+    """Per-sub-task exact means and intervals, then family averages with stratified intervals (percent).
+
+    With resampling, too few examples withhold an interval (and say why) or flag it (see :func:`small_n_warning`).
+    """
+    # to_pylist, not to_numpy: the latter loads pandas (see compbench.arrow_arrays); the floats are the same.
+    values = np.array([examples.column(key).to_pylist() for key in METRIC_KEYS], dtype=np.float64).T
+    missing = np.asarray(examples.column("missing").to_pylist(), dtype=bool)
+    rows_of: dict[str, list[int]] = {}  # sub-task -> its rows, sub-tasks in order of appearance
+    for k, subtask in enumerate(examples.column("subtask").to_pylist()):
+        rows_of.setdefault(subtask, []).append(k)
     subtask_metrics: dict[str, SubtaskMetrics] = {}
     means: dict[str, np.ndarray] = {}
-    for subtask, rows in examples.groupby("subtask", sort=False):
-        values = rows[list(METRIC_KEYS)].to_numpy(dtype=np.float64)
-        means[subtask] = values.mean(axis=0)
-        ci = _interval(*percentile_interval(distributions[subtask], CONFIDENCE)) if distributions else {}
+    for subtask, rows in rows_of.items():
+        means[subtask] = example_means(values[rows])
+        warning = small_n_warning(len(rows)) if distributions else None
+        ci = {}
+        if distributions and len(rows) >= MIN_N_FOR_INTERVAL:
+            ci = _interval(*percentile_interval(distributions[subtask], CONFIDENCE))
         metric = REGISTRY[subtask].metric
         stats = _means(means[subtask])
-        subtask_metrics[subtask] = SubtaskMetrics(n=len(rows), missing=int(rows["missing"].sum()),
-                                                  main_metric=metric, main=stats[metric], ci=ci, **stats)
+        subtask_metrics[subtask] = SubtaskMetrics(n=len(rows), missing=int(missing[rows].sum()),
+                                                  main_metric=metric, main=stats[metric], ci=ci,
+                                                  warnings=[warning] if warning else [], **stats)
     family_metrics: dict[str, FamilyMetrics] = {}
     for family in dict.fromkeys(REGISTRY[s].family for s in subtask_metrics):
         members = [t.id for t in tasks_in_family(family) if t.id in subtask_metrics]
         metric = REGISTRY[members[0]].metric
         stats = _means(np.mean([means[s] for s in members], axis=0))
+        sizes = {s: subtask_metrics[s].n for s in members}
+        warnings = family_small_n_warnings(sizes) if distributions else []
         ci = {}
-        if distributions:
+        if distributions and min(sizes.values()) >= MIN_N_FOR_INTERVAL:
             ci = _interval(*percentile_interval(family_bootstrap({s: distributions[s] for s in members}),
                                                 CONFIDENCE))
         family_metrics[family] = FamilyMetrics(
-            subtasks=members, complete=len(members) == len(tasks_in_family(family)), main_metric=metric,
-            main=stats[metric], ci=ci, **stats)
+            subtasks=members, complete=len(members) == len(tasks_in_family(family)),
+            missing=sum(subtask_metrics[s].missing for s in members), main_metric=metric,
+            main=stats[metric], ci=ci, warnings=warnings, **stats)
     return subtask_metrics, family_metrics
 
 
@@ -215,17 +257,19 @@ def score(
         judge.check(data)
     preds = read_predictions(predictions)
     refs = load_release(data, split) if data is not None else load_reference_jsonl(references)
-    table, ignored = _select(refs, preds, selected, allow_missing, multi_ref)
+    rows, ignored = select_rows(refs, preds, selected, allow_missing, multi_ref)
     if efficiency is None and method is not None and base_model is not None:
         efficiency = _efficiency_of(method, base_model)
-    examples, distributions = _score_table(table, tokenizer, multi_ref, seed, bootstrap, workers)
+    examples, distributions = _score_table(rows, tokenizer, multi_ref, seed, bootstrap, workers)
     subtask_metrics, family_metrics = aggregate(examples, distributions)
-    add_language_checks(examples, subtask_metrics, family_metrics)
+    add_language_checks(examples.column("subtask").to_pylist(), examples.column("prediction").to_pylist(),
+                        subtask_metrics, family_metrics)
     judged = None
     if judge is not None:
         from compbench.judging import judge_scored
 
-        judged = judge_scored(examples, data, split, judge, seed, bootstrap, subtask_metrics, family_metrics)
+        judged = judge_scored(examples.to_pandas(), data, split, judge, seed, bootstrap, subtask_metrics,
+                              family_metrics)
 
     inputs = {"predictions": InputFile(path=str(predictions), sha256=preds.sha256),
               "references": InputFile(path=refs.origin, sha256=refs.sha256)}
@@ -239,7 +283,7 @@ def score(
         subtasks=subtask_metrics, families=family_metrics, inputs=inputs, ignored_predictions=ignored,
         provenance=provenance(command or f"compbench.score({str(predictions)!r})"),
     )
-    return ScoreReport(results=results, examples=examples, judged=judged)
+    return ScoreReport(results=results, table=examples, judged=judged)
 
 
 def _efficiency_of(method: str, base_model: str) -> Efficiency | None:
@@ -266,9 +310,8 @@ def write_report(report: ScoreReport, out: str | Path | None = None, per_example
     results = report.results
     if per_example is not None:
         per_example = Path(per_example)
-        table = pa.Table.from_pandas(report.examples, schema=PER_EXAMPLE_SCHEMA, preserve_index=False)
         with atomic_path(per_example) as tmp:
-            pq.write_table(table, tmp)
+            pq.write_table(report.table, tmp)
         if out is not None:
             try:
                 relative = per_example.resolve().relative_to(Path(out).resolve().parent)

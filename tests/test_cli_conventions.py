@@ -10,6 +10,7 @@ import pytest
 
 from compbench.cli import main
 from compbench.cli.options import CONVENTIONS, DTYPE_CHOICES, RETIRED
+from compbench.engines import ENGINES
 from compbench.tasks import SPLITS
 
 
@@ -59,6 +60,12 @@ CHECKS = {
     "--cache-dir": lambda o: isinstance(o.type, click.Path),
     "--base-model": lambda o: not o.is_flag,
     "--max-new-tokens": _int_range_from_1,
+    "--engine": lambda o: isinstance(o.type, click.Choice) and tuple(o.type.choices) == ENGINES
+    and o.default == "local",
+    "--ray-address": lambda o: o.metavar == "ADDR" and o.default is None,
+    "--actors": lambda o: _int_range_from_1(o) and o.default is None,
+    "--gpus-per-actor": lambda o: isinstance(o.type, click.FloatRange) and o.type.min == 0 and o.default is None,
+    "--cpus-per-actor": lambda o: isinstance(o.type, click.FloatRange) and o.default is None,
     "--judge-endpoint": lambda o: o.metavar == "URL",
     "--judge-model": lambda o: o.metavar == "NAME",
     "--store": lambda o: isinstance(o.type, click.Path) and not o.multiple,

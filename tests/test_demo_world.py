@@ -124,7 +124,8 @@ def _rows(release: Path, subtask: str, split: str) -> list[dict]:
 def test_build_with_the_synthetic_generators_composes_exactly(tmp_path):
     world = World(5)
     write_sources(world, tmp_path / "sources", SMALL)
-    provider = model_provider(backend="synthetic", translator="synthetic-world:5", tone_model="synthetic-world:5")
+    provider = model_provider(backend="synthetic", tone_backend="synthetic", translator="synthetic-world:5",
+                              tone_model="synthetic-world:5")
     result = build(tmp_path / "release", sources_dir=tmp_path / "sources", generators=provider,
                    cache_dir=tmp_path / "cache", progress=False)
     assert {g.model_id for g in result.manifest.generators} == {"compbench/synthetic-world"}
@@ -149,14 +150,15 @@ def test_build_with_the_synthetic_generators_composes_exactly(tmp_path):
 
 def test_cli_build_with_the_synthetic_backend(tmp_path):
     write_sources(World(0), tmp_path / "sources", SMALL)
-    args = ["build", "--sources-dir", str(tmp_path / "sources"), "--backend", "synthetic", "--translator",
-            "synthetic-world:0", "--tone-model", "synthetic-world:0", "--out", str(tmp_path / "release"),
+    args = ["build", "--sources-dir", str(tmp_path / "sources"), "--backend", "synthetic", "--tone-backend",
+            "synthetic", "--translator", "synthetic-world:0", "--tone-model", "synthetic-world:0", "--out",
+            str(tmp_path / "release"),
             "--cache-dir", str(tmp_path / "cache"), "--no-progress", "--subtask", "sum+tone-casual"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "release" / "manifest.json").read_text())
     assert [g["task"] for g in manifest["generators"]] == ["tone-casual"]
-    bad = CliRunner().invoke(main, [*args[:5], "--translator", "synthetic-world:x", "--out", str(tmp_path / "r2"),
+    bad = CliRunner().invoke(main, [*args[:7], "--translator", "synthetic-world:x", "--out", str(tmp_path / "r2"),
                                     "--subtask", "sum+tr-es", "--no-progress", "--cache-dir", str(tmp_path / "cache")])
     assert bad.exit_code == 2 and "synthetic-world:SEED" in bad.output
     assert not (tmp_path / "r2").exists()

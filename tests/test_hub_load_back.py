@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from compbench.fileio import sha256_file
-from compbench.references import resolve_release
+from compbench.references import release_hash, resolve_release
 from compbench.schemas import ReleaseManifest
 from compbench.training.data import load_examples
 from tests.support.hub_checks import error_line, invoke, make_repo_dir, release_rows
@@ -38,8 +37,7 @@ def score(tmp_path, data, name):
 def test_score_reads_the_hub_copy_exactly_as_the_local_release(hub, pushed, tmp_path):
     _, two = pushed
     remote, local = score(tmp_path, "bench/compbench", "remote"), score(tmp_path, two, "local")
-    assert remote["benchmark"]["release_hash"] == local["benchmark"]["release_hash"] == sha256_file(
-        two / "manifest.json")  # one layout: the same manifest, so the same release hash
+    assert remote["benchmark"]["release_hash"] == local["benchmark"]["release_hash"] == release_hash(two)
     assert remote["benchmark"]["release"] == "bench/compbench"
     assert remote["subtasks"] == local["subtasks"] and remote["families"] == local["families"]
     downloaded = sorted(r.split("/resolve/", 1)[1].split("/", 1)[1] for r in hub.requests if r.startswith("GET")
@@ -55,7 +53,7 @@ def test_revisions_tags_and_commits(hub, pushed, tmp_path):
     for revision, release in ((repo.tags["compbench-test-1"], one), ("compbench-test-1", one),
                               ("compbench-test-2", two), ("main", two)):
         result = score(tmp_path, f"bench/compbench@{revision}", revision)
-        assert result["benchmark"]["release_hash"] == sha256_file(release / "manifest.json"), revision
+        assert result["benchmark"]["release_hash"] == release_hash(release), revision
     result = invoke("score", tmp_path / "p.jsonl", "--data", "bench/compbench@no-such-tag")
     assert "revision not found" in error_line(result)
     result = invoke("score", tmp_path / "p.jsonl", "--data", "bench/nothing-here")

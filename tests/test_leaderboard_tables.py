@@ -24,7 +24,8 @@ from tests.support.leaderboard_factory import make_release, write_results_dir
 
 QWEN, LLAMA = "qwen2.5-1.5b", "llama-3.2-1b"
 SUM_TR = ("sum+tr-es", "sum+tr-fr")
-# method -> model -> examples right per sub-task (of N_EXAMPLES = 4): scores are 25 * k on every metric.
+# method -> model -> examples right in every block of BLOCK = 4 (N_EXAMPLES = 20 per sub-task): scores are 25 * k
+# on every metric.
 PLAN = {
     "zero-shot": {QWEN: 0, LLAMA: 0},
     "linear": {QWEN: 1, LLAMA: 3},  # 25 and 75: the average over the two models is 50
@@ -81,18 +82,17 @@ def test_table2_golden(built):
         "| *Baselines* |  |  |  |  |  |",
         "| Zero-shot | 0.00 [0.00, 0.00] | – | 0.00 [0.00, 0.00] | 0.00 [0.00, 0.00] | 0.00 [0.00, 0.00] |",
         "| *Merges of the single-task LoRAs* |  |  |  |  |  |",
-        "| Linear merge | 50.00 [29.17, 70.83] | – | 50.00 [31.25, 62.58] | 50.00 [29.17, 70.83] | 50.00 "
-        "[34.38, 68.75] |",
+        "| Linear merge | 50.00 [39.98, 58.33] | – | 50.00 [43.73, 58.75] | 50.00 [41.67, 58.35] | 50.00 "
+        "[42.50, 56.89] |",
         "| DARE merge | 100.00 † | – | 100.00 † | 100.00 † | 100.00 † |",
         "| *Inefficient baselines* |  |  |  |  |  |",
         "| Multi-step LoRA usage | **100.00** [100.00, 100.00] | – | **100.00** [100.00, 100.00] | **100.00** "
         "[100.00, 100.00] | **100.00** [100.00, 100.00] |",
         "| *Learnable Calibration* |  |  |  |  |  |",
-        # LC differs from the leader on each sub-task's fourth example only. The two models share a sub-task's
-        # resample indices (the examples are the sample), so a resample misses every such example with
-        # probability (3/4)**(4 * sub-tasks): 3.2% with three sub-tasks (> 2.5%: tied), 1.0% with four.
-        "| Learnable Calibration | 75.00 [50.00, 100.00] ≈ | 50.00 | 75.00 [50.00, 93.75] | 75.00 [50.00, 100.00] ≈ "
-        "| 75.00 [56.25, 87.66] |",
+        # LC differs from the leader on one example in four: with 20 examples per sub-task, a resample that
+        # misses all of them has probability (3/4)**(20 * sub-tasks), so the paired interval excludes 0.
+        "| Learnable Calibration | 75.00 [63.33, 85.00] | 50.00 | 75.00 [66.25, 83.75] | 75.00 [64.96, 85.00] "
+        "| 75.00 [65.00, 83.75] |",
         "| Learnable Calibration++ | 100.00 [100.00, 100.00] ≈ | – | 100.00 [100.00, 100.00] ≈ | 100.00 "
         "[100.00, 100.00] ≈ | 100.00 [100.00, 100.00] ≈ |",
     ]
@@ -266,8 +266,9 @@ def test_settings_never_share_a_table(tmp_path):
 
     for name in ("predictions.jsonl", "metadata.json"):
         (b / name).write_bytes((a / name).read_bytes())
+    scored = sorted(json.loads((a / RESULTS_NAME).read_text())["subtasks"])
     score(b / "predictions.jsonl", data=str(release), method="lc", base_model=QWEN, tokenizer="compat",
-          bootstrap=50, workers=1).write(out=b / RESULTS_NAME)
+          bootstrap=50, workers=1, subtasks=scored).write(out=b / RESULTS_NAME)
     submit(b, store, workers=1)  # same method and model, other settings: not a duplicate
     site = build_leaderboard(store, tmp_path / "site")
     assert len(site.groups) == 2 and {g.split("-")[-2] for g in site.groups} == {"unicode", "compat"}
@@ -315,3 +316,25 @@ def test_names_from_results_never_make_paths():
     assert "/" not in slug and not slug.startswith(".") and slug.startswith("e")  # hex digits of the hash only
     assert model_slug("a/b") != model_slug("a-b") and "/" not in model_slug("../../x")
     assert model_slug(QWEN) == QWEN
+
+
+def test_too_few_examples_give_values_but_no_interval_and_no_tie(tmp_path):
+    """The scorer's small-sample rule: below MIN_N_FOR_INTERVAL examples a cell shows its value only."""
+    from compbench.metrics.bootstrap import MIN_N_FOR_INTERVAL
+
+    release, rows = make_release(tmp_path / "release", subtasks=SUM_TR, n=MIN_N_FOR_INTERVAL - 1)
+    store = tmp_path / "store"
+    init_store(store, str(release), bootstrap=BOOTSTRAP)
+    for method in ("multi-step", "lc++"):  # identical per-example scores: tied, if an interval existed
+        submit(write_results_dir(tmp_path / method, release, rows, method, QWEN, lambda s: 4, bootstrap=BOOTSTRAP),
+               store, workers=1)
+    (group,) = groups_of(load_store(store))
+    table2 = {t.id: t for t in group_tables(group)}["table2"]
+    for key in ("multi-step", "lc++"):
+        cell = {r.key: r for r in table2.rows}[key].cell("sum+tr:rougeL")
+        assert cell.value == pytest.approx(100.0) and cell.partial  # two of three sub-tasks
+    bootstrap = Bootstrap(0, BOOTSTRAP)
+    entries = {e.method: e for e in load_store(store).entries}
+    scores = [bootstrap.score([[(entries[m], s) for s in SUM_TR]]) for m in ("multi-step", "lc++")]
+    assert all(s.complete and s.value == pytest.approx(100.0) and s.ci is None for s in scores)
+    assert not tied(*scores)

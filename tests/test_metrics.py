@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
 from compbench.errors import ConfigError
@@ -22,16 +20,6 @@ KEYS = ("rouge1", "rouge2", "rouge3", "rougeL")
 
 def one(prediction, reference, tokenizer="unicode"):
     return dict(zip((*KEYS, "weighted_rouge"), score_pairs([prediction], [reference], tokenizer)[0], strict=True))
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(min_size=0, max_size=40), min_size=2, max_size=2))
-def test_compat_equals_rouge_score_default(texts):
-    prediction, reference = texts
-    own = rouge_scorer.RougeScorer(list(KEYS)).score(reference, prediction)
-    ours = one(prediction, reference, "compat")
-    for key in KEYS:
-        assert ours[key] == own[key].fmeasure
 
 
 def test_compat_on_accented_text_equals_rouge_score():
@@ -92,7 +80,10 @@ def test_weighted_rouge_formula():
     assert one("", "anything at all")["weighted_rouge"] == 0.0
 
 
-def test_parallel_scoring_equals_serial():
+def test_parallel_scoring_equals_serial(monkeypatch):
+    from compbench.metrics import rouge
+
+    monkeypatch.setattr(rouge, "PARALLEL_THRESHOLD", 100)  # the chunked path, on a few pairs
     rng = np.random.default_rng(3)
     words = ["casa", "perro", "été", "größe", "niño", "the", "cat", "sat", "on", "mat"]
     preds = [" ".join(rng.choice(words, size=rng.integers(1, 12))) for _ in range(2500)]

@@ -18,7 +18,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 
 from compbench.errors import InputError
-from compbench.fileio import atomic_path, read_json_strict, write_json
+from compbench.fileio import atomic_path, make_staging_dir, read_json_strict, write_json
 from compbench.safe_weights import pickled_state_to_safetensors
 
 CONFIG_NAME = "adapter_config.json"
@@ -238,7 +237,7 @@ def save_lora(adapter: LoraAdapter, path: str | Path) -> None:
         return
     # A new directory is assembled beside its final place and renamed in one step.
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    staging = make_staging_dir(directory)
     try:
         _write_files(staging, tensors, config)
         os.replace(staging, directory)

@@ -25,25 +25,29 @@ from compbench.build.stages import (
     record_failure,
     run_stage,
 )
+from compbench.engines import Engine, GeneratorSpec, LocalEngine
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import sha256_file
 from compbench.generation.base import Generator
-from compbench.schemas import GeneratorInfo, ReleaseManifest, SourceRef
+from compbench.schemas import EngineInfo, GeneratorInfo, ReleaseManifest, SourceRef
 from compbench.sources import load_examples, local_path
 from compbench.sources.base import Example
 from compbench.tasks import SPLITS, get_task
 
-#: Makes the generator of an auxiliary task ("tr-es", "tone-witty"); called once per task and build.
-GeneratorProvider = Callable[[str], Generator]
+#: Makes the generator of an auxiliary task ("tr-es", "tone-witty"), or the picklable recipe of one (what an engine
+#: that builds generators elsewhere, e.g. Ray, needs); called once per task and build.
+GeneratorProvider = Callable[[str], Generator | GeneratorSpec]
 
 
 @dataclass
 class BuildResult:
-    """What a build (or a plan) did: its stages with their counters, and the release it wrote."""
+    """What a build (or a plan) did: its stages with their counters, the generators and engine, the release."""
 
     stages: list[StageStats]
     out: Path | None = None
     manifest: ReleaseManifest | None = None
+    generators: dict[str, GeneratorInfo] = field(default_factory=dict)  # task -> identity of its generator
+    engine: EngineInfo | None = None
 
     @property
     def model_calls(self) -> int:
@@ -66,6 +70,10 @@ class _Identity:
     @classmethod
     def of(cls, generator: Generator) -> _Identity:
         return cls(generator.task, generator.model_id, generator.revision, dict(generator.settings))
+
+    def info(self) -> GeneratorInfo:
+        return GeneratorInfo(task=self.task, model_id=self.model_id, revision=self.revision,
+                             settings=dict(self.settings))
 
 
 @dataclass
@@ -146,12 +154,12 @@ def _collect_rows(recipes: Sequence[Recipe], splits: Sequence[str] | None, sourc
     return rows
 
 
-def _run_stages(rows: list[_Row], provider: GeneratorProvider, cache: GenerationCache, *, generate: bool,
-                progress: bool, chunk_size: int, max_failure_rate: float | None
+def _run_stages(rows: list[_Row], provider: GeneratorProvider, cache: GenerationCache, engine: Engine, *,
+                generate: bool, progress: bool, chunk_size: int, max_failure_rate: float | None
                 ) -> tuple[list[StageStats], dict[str, _Identity]]:
     stages: list[StageStats] = []
     generators: dict[str, _Identity] = {}
-    live: dict[str, Generator] = {}
+    live: dict[str, tuple[Generator, GeneratorSpec | None]] = {}
     depth = 0
     while True:
         by_task: dict[str, list[_Row]] = {}
@@ -161,12 +169,12 @@ def _run_stages(rows: list[_Row], provider: GeneratorProvider, cache: Generation
         if not by_task:
             return stages, generators
         for task, task_rows in by_task.items():
-            generator = live.get(task) or _make_generator(provider, task)
-            live[task], generators[task] = generator, _Identity.of(generator)
+            generator, spec = live.get(task) or _make_generator(provider, engine, task)
+            live[task], generators[task] = (generator, spec), _Identity.of(generator)
             stats = StageStats(task if depth == 0 else f"{task} (step {depth + 1})", task)
             known = [row for row in task_rows if row.text is not None]
             outputs = run_stage(stats, generator, [row.text for row in known], cache, chunk_size=chunk_size,
-                                generate=generate, progress=progress)
+                                generate=generate, progress=progress, engine=engine, spec=spec)
             stats.unknown = len(task_rows) - len(known)
             stats.needed += stats.unknown
             for row in known:
@@ -190,13 +198,14 @@ def _needed_later(rows: list[_Row], task: str, depth: int) -> bool:
     return any(not row.failed and task in row.recipe.generator_steps[depth:] for row in rows)
 
 
-def _make_generator(provider: GeneratorProvider, task: str) -> Generator:
-    generator = provider(task)
-    if not isinstance(generator, Generator):
+def _make_generator(provider: GeneratorProvider, engine: Engine, task: str) -> tuple[Generator, GeneratorSpec | None]:
+    made = provider(task)
+    if not isinstance(made, GeneratorSpec | Generator):
         raise ConfigError(f"the generator for {task!r} does not implement compbench.generation.base.Generator")
+    generator, spec = engine.prepare(made)
     if generator.task != task:
         raise ConfigError(f"asked for a {task!r} generator, got one for {generator.task!r}")
-    return generator
+    return generator, spec
 
 
 def _default_provider(**options: object) -> GeneratorProvider:
@@ -207,17 +216,19 @@ def _default_provider(**options: object) -> GeneratorProvider:
 
 def plan(*, only: Iterable[str] | None = None, splits: Sequence[str] | None = None,
          sources_dir: str | Path | None = None, limit: int | None = None, cache_dir: str | Path | None = None,
-         generators: GeneratorProvider | None = None, **generator_options: object) -> BuildResult:
-    """Per stage, how many generations a build needs and how many are already cached. Generates nothing."""
+         generators: GeneratorProvider | None = None, engine: Engine | None = None,
+         **generator_options: object) -> BuildResult:
+    """Per stage, how many generations a build needs and how many are already cached. Generates nothing (and
+    starts no engine: ``engine`` only decides how the generators are prepared, as in :func:`build`)."""
     return _build(None, only=only, splits=splits, sources_dir=sources_dir, limit=limit, cache_dir=cache_dir,
                   generators=generators, generator_options=generator_options, generate=False, progress=False,
-                  max_failure_rate=None)
+                  max_failure_rate=None, engine=engine)
 
 
 def build(out: str | Path, *, only: Iterable[str] | None = None, splits: Sequence[str] | None = None,
           sources_dir: str | Path | None = None, limit: int | None = None, cache_dir: str | Path | None = None,
           generators: GeneratorProvider | None = None, release: str | None = None, progress: bool = True,
-          chunk_size: int = 256, max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE,
+          chunk_size: int = 256, max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE, engine: Engine | None = None,
           **generator_options: object) -> BuildResult:
     """Build the benchmark (or the ``only`` sub-tasks) into the release directory ``out``.
 
@@ -225,21 +236,29 @@ def build(out: str | Path, *, only: Iterable[str] | None = None, splits: Sequenc
     generation goes through the cache in ``cache_dir`` (default :func:`~compbench.build.cache.default_cache_dir`):
     a rebuild makes no model call for what is cached, and a killed build resumes. ``generators`` makes the
     generator of a task; by default the OpusMT / tone models, configured by ``generator_options`` (``backend``,
-    ``translator``, ``tone_model``, ``device``, ``dtype``, ``batch_size``, ``max_length``).
+    ``translator``, ``tone_model``, ``tone_backend``, ``compute_type``, ``device``, ``dtype``, ``batch_size``,
+    ``max_length``; see :func:`compbench.build.generators.model_provider`).
+
+    ``engine`` (``compbench.engines``; default in process) runs the missing generations in chunks of
+    ``chunk_size``, e.g. ``RayEngine(actors=8, gpus_per_actor=1)`` on a Ray cluster; the caller closes it. The
+    engine changes no cache key and no data file; the manifest records it (``engine``).
 
     A stage whose share of failed generations exceeds ``max_failure_rate`` (or where every generation failed)
     raises :class:`~compbench.build.stages.BuildFailure` before anything is written.
     """
     return _build(Path(out), only=only, splits=splits, sources_dir=sources_dir, limit=limit, cache_dir=cache_dir,
                   generators=generators, generator_options=generator_options, generate=True, progress=progress,
-                  release=release, chunk_size=chunk_size, max_failure_rate=max_failure_rate)
+                  release=release, chunk_size=chunk_size, max_failure_rate=max_failure_rate, engine=engine)
 
 
 def _build(out: Path | None, *, only, splits, sources_dir, limit, cache_dir, generators, generator_options,
            generate: bool, progress: bool, release: str | None = None, chunk_size: int = 256,
-           max_failure_rate: float | None = DEFAULT_MAX_FAILURE_RATE) -> BuildResult:
+           max_failure_rate: float | None = DEFAULT_MAX_FAILURE_RATE, engine: Engine | None = None) -> BuildResult:
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}")
+    engine = engine or LocalEngine()
     if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
         raise ConfigError(f"--max-failure-rate must be between 0 and 1, got {max_failure_rate}")
     if out is not None:
@@ -248,18 +267,18 @@ def _build(out: Path | None, *, only, splits, sources_dir, limit, cache_dir, gen
     rows = _collect_rows(select_recipes(only), splits, sources, limit)
     provider = generators or _default_provider(**generator_options)
     with GenerationCache(cache_dir if cache_dir is not None else default_cache_dir()) as cache:
-        stages, used = _run_stages(rows, provider, cache, generate=generate, progress=progress,
+        stages, used = _run_stages(rows, provider, cache, engine, generate=generate, progress=progress,
                                    chunk_size=chunk_size, max_failure_rate=max_failure_rate)
-    result = BuildResult(stages)
+    result = BuildResult(stages, generators={task: g.info() for task, g in used.items()}, engine=engine.info())
     if out is None:
         return result
     result.out, result.manifest = out, _write_release(out, rows, stages, used, sources,
-                                                       release or f"compbench-{__version__}")
+                                                       release or f"compbench-{__version__}", engine.info())
     return result
 
 
 def _write_release(out: Path, rows: list[_Row], stages: list[StageStats], used: dict[str, _Identity],
-                   sources: _Sources, release: str) -> ReleaseManifest:
+                   sources: _Sources, release: str, engine: EngineInfo) -> ReleaseManifest:
     grouped: dict[tuple[str, str], list[_Row]] = {}
     for row in rows:
         grouped.setdefault((row.recipe.task_id, row.split), [])
@@ -285,9 +304,9 @@ def _write_release(out: Path, rows: list[_Row], stages: list[StageStats], used: 
         compbench_version=__version__,
         files=sorted(files, key=lambda f: f.path),
         sources=[sources.refs[name] for name in sorted(sources.refs)],
-        generators=[GeneratorInfo(task=g.task, model_id=g.model_id, revision=g.revision, settings=dict(g.settings))
-                    for _, g in sorted(used.items())],
+        generators=[g.info() for _, g in sorted(used.items())],
         failures={stage.name: stage.failures for stage in stages},
+        engine=engine,
     )
     finish_release(staging, manifest)
     publish(staging, out)

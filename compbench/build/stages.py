@@ -1,4 +1,8 @@
-"""One generation stage: a generator applied to a list of texts, through the cache, with counters and progress."""
+"""One generation stage: a generator applied to a list of texts, through the cache, with counters and progress.
+
+The texts still missing from the cache go to an engine (``compbench.engines``) in chunks; each chunk's outputs are
+written to the cache and committed as soon as the engine yields them, whatever engine ran them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,13 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from compbench.build.cache import GenerationCache
+from compbench.engines import Engine, GeneratorSpec, LocalEngine, check_outputs, chunked
+from compbench.engines.base import GeneratorOutputError
 from compbench.errors import ConfigError
 from compbench.generation.base import Generator, cache_key
+
+__all__ = ["DEFAULT_MAX_FAILURE_RATE", "BuildFailure", "GeneratorOutputError", "StageStats", "check_failure_rate",
+           "record_failure", "run_stage"]
 
 
 @dataclass
@@ -64,15 +73,14 @@ def check_failure_rate(stats: StageStats, max_rate: float) -> None:
         f"--max-new-tokens), or rerun with a higher --max-failure-rate at no generation cost")
 
 
-class GeneratorOutputError(RuntimeError):
-    """A generator broke its contract (wrong number or type of outputs)."""
-
-
 def run_stage(stats: StageStats, generator: Generator, texts: Sequence[str], cache: GenerationCache, *,
-              chunk_size: int = 256, generate: bool = True, progress: bool = True) -> dict[str, str | None]:
+              chunk_size: int = 256, generate: bool = True, progress: bool = True, engine: Engine | None = None,
+              spec: GeneratorSpec | None = None) -> dict[str, str | None]:
     """Outputs for the distinct ``texts``: cached ones looked up, the rest generated in chunks and cached.
 
-    With ``generate=False`` (the plan) nothing is generated and only cached outputs are returned.
+    ``engine`` (default: in process) runs the chunks; ``spec`` is the generator's recipe, which engines that build
+    generators elsewhere need. With ``generate=False`` (the plan) nothing is generated and only cached outputs are
+    returned.
     """
     unique = list(dict.fromkeys(texts))
     keys = {text: cache_key(generator, text) for text in unique}
@@ -85,25 +93,15 @@ def run_stage(stats: StageStats, generator: Generator, texts: Sequence[str], cac
     missing = [text for text in unique if text not in outputs]
     if not generate or not missing:
         return outputs
+    chunks = chunked(missing, chunk_size)
     with tqdm(total=len(missing), desc=stats.name, unit="text", dynamic_ncols=True,
               disable=None if progress else True) as bar:
-        for start in range(0, len(missing), chunk_size):
-            chunk = missing[start:start + chunk_size]
-            results = generator.generate(chunk)
+        for index, results in (engine or LocalEngine()).run(generator, spec, chunks):
+            chunk = chunks[index]
             stats.model_calls += 1
-            _check(results, chunk, generator)
+            check_outputs(results, chunk, generator)
             stats.generated += len(chunk)
             cache.store((keys[text], result) for text, result in zip(chunk, results, strict=True))
             outputs.update(zip(chunk, results, strict=True))
             bar.update(len(chunk))
     return outputs
-
-
-def _check(results: object, chunk: Sequence[str], generator: Generator) -> None:
-    if not isinstance(results, list) or len(results) != len(chunk):
-        got = len(results) if isinstance(results, list) else type(results).__name__
-        raise GeneratorOutputError(f"{generator.task} generator {generator.model_id!r} returned {got} outputs "
-                                   f"for {len(chunk)} inputs")
-    bad = [r for r in results if r is not None and not isinstance(r, str)]
-    if bad:
-        raise GeneratorOutputError(f"{generator.task} generator returned a {type(bad[0]).__name__}, expected str")

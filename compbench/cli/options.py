@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from compbench.engines import ENGINES
 from compbench.tasks import SPLITS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -36,6 +37,11 @@ CONVENTIONS: dict[str, str] = {
     "--cache-dir": "compbench's cache directory",
     "--base-model": "a base model: Hub id or local directory (or a named architecture for efficiency)",
     "--max-new-tokens": "maximum generated tokens per output",
+    "--engine": "where generations run: local (this process) or ray (a Ray cluster)",
+    "--ray-address": "the Ray cluster to join (--engine ray)",
+    "--actors": "generator actors per stage (--engine ray)",
+    "--gpus-per-actor": "GPUs per Ray actor",
+    "--cpus-per-actor": "CPUs per Ray actor",
     "--judge-endpoint": "the LLM judge's OpenAI-compatible server (base URL)",
     "--judge-model": "the model name the judge's server serves",
     "--store": "a leaderboard store directory",
@@ -106,6 +112,42 @@ def cache_dir_option() -> Decorator:
 def max_new_tokens_option(default: int | None, help: str = "Maximum generated tokens per output.") -> Decorator:
     return click.option("--max-new-tokens", type=click.IntRange(min=1), default=default,
                         show_default=default is not None, help=help)
+
+
+def engine_options() -> Decorator:
+    """Where generations run (``compbench.engines``): ``--engine`` and the Ray options (docs/engines.md).
+
+    The Ray options default to None so that a command can refuse them without ``--engine ray``; pass the
+    given ones to :func:`compbench.engines.make_engine` with :func:`engine_arguments`.
+    """
+    options = [
+        click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                     help="Where generations run: in this process, or spread over a Ray cluster (extra [ray])."),
+        click.option("--ray-address", default=None, metavar="ADDR",
+                     help="Ray cluster to join (auto: the one running on this machine) [default: $RAY_ADDRESS, "
+                          "else a new local Ray instance]."),
+        click.option("--actors", type=click.IntRange(min=1), default=None,
+                     help="Generator actors per stage, each loading the model once [default: 1]."),
+        click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=None,
+                     help="GPUs reserved per actor (fractions share a GPU) [default: 0]."),
+        click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="CPUs reserved per actor; its thread count [default: 1]."),
+    ]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def engine_arguments(ray_address: str | None, actors: int | None, gpus_per_actor: float | None,
+                     cpus_per_actor: float | None) -> dict[str, Any]:
+    """The Ray options that were given, as keyword arguments of :func:`compbench.engines.make_engine`."""
+    given = {"address": ray_address, "actors": actors, "gpus_per_actor": gpus_per_actor,
+             "cpus_per_actor": cpus_per_actor}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def judge_options(required: bool) -> Decorator:

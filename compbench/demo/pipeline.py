@@ -311,14 +311,15 @@ def make_sources(directory: Path, *, seed: int, sizes: Sizes) -> dict:
 
 
 def make_release(directory: Path, *, sources: Path, seed: int, progress: bool) -> dict:
-    """``compbench build --sources-dir SOURCES --backend synthetic`` into ``directory``."""
+    """``compbench build --sources-dir SOURCES --backend synthetic --tone-backend synthetic`` into ``directory``."""
     from compbench.build import build
     from compbench.build.generators import model_provider
     from compbench.generation.synthetic import world_id
 
     world = world_id(seed)
     result = build(directory, sources_dir=sources, cache_dir=directory.parent / f".{directory.name}.cache",
-                   generators=model_provider(backend="synthetic", translator=world, tone_model=world),
+                   generators=model_provider(backend="synthetic", tone_backend="synthetic", translator=world,
+                                              tone_model=world),
                    release=f"compbench-demo-{world.replace(':', '-')}", progress=progress)
     shutil.rmtree(directory.parent / f".{directory.name}.cache", ignore_errors=True)
     return {"files": len(result.manifest.files), "rows": sum(f.rows for f in result.manifest.files)}

@@ -1,4 +1,16 @@
-"""What every generator offers the builder: an identity for the cache and a batched ``generate``."""
+"""What every generator offers the builder: an identity for the cache and a batched ``generate``.
+
+**Identity versus execution.** A generator's identity (task, model id, revision, settings) names the function
+text -> output that it computes, and is all that the generation cache key holds. ``settings`` therefore holds
+everything that defines the numbers by specification: the runtime that computes them (``backend``:
+transformers, ctranslate2, vllm; each has its own kernels and numerics), the decoding (beams, greedy, length
+limits, prompt, stop marker) and the precision (``dtype``, CTranslate2's ``compute_type``). It never holds how or
+where the computation ran: the engine (in process, Ray), the device, the batch size, the number of threads,
+workers or GPUs. Those can change outputs only by floating-point summation order, and a build may change them
+between runs (resume a CPU build on a GPU cluster) without invalidating what is cached. The release manifest
+records the engine apart (``ReleaseManifest.engine``). :func:`generator_fingerprint` refuses settings named
+like execution options (:data:`EXECUTION_OPTIONS`), so that no generator puts one in its key by mistake.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +40,17 @@ class Generator(Protocol):
     def generate(self, texts: Sequence[str]) -> list[str | None]: ...
 
 
+#: Options that say how a generator runs, not what it computes: never part of its settings (module docstring).
+EXECUTION_OPTIONS = frozenset({"engine", "device", "batch_size", "threads", "actors", "workers", "num_gpus",
+                               "gpus_per_actor", "cpus_per_actor", "chunk_size"})
+
+
 def generator_fingerprint(generator: Generator) -> str:
     """A stable hash of what makes this generator's outputs what they are (id, revision, settings)."""
+    execution = EXECUTION_OPTIONS.intersection(generator.settings)
+    if execution:
+        raise ValueError(f"{type(generator).__name__}.settings holds execution options ({', '.join(sorted(execution))}),"
+                         " which must not be part of the generation cache key (compbench.generation.base)")
     identity = {
         "task": generator.task,
         "model_id": generator.model_id,

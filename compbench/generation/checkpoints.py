@@ -18,12 +18,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import cache_root, sha256_file
+from compbench.fileio import cache_root, make_staging_dir, sha256_file
 from compbench.hub_access import hub_access
 from compbench.safe_weights import pickled_state_to_safetensors
 
@@ -81,7 +80,7 @@ def _converted_hub_checkpoint(repo_id: str, checkpoint: Checkpoint) -> Checkpoin
     log.warning("%s@%s has only pickled weights: converting them once to safetensors (tensors only)",
                 repo_id, checkpoint.revision)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = make_staging_dir(target)
     try:
         for source in (checkpoint.path, pickled):
             for file in source.iterdir():

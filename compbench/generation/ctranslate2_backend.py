@@ -12,14 +12,13 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from compbench.errors import ConfigError
-from compbench.fileio import cache_root
+from compbench.fileio import cache_root, make_staging_dir
 from compbench.generation.batching import check_options, map_length_sorted
 from compbench.generation.checkpoints import Checkpoint, require_safetensors, resolve_checkpoint
 from compbench.generation.translation import (
@@ -41,11 +40,29 @@ def import_ctranslate2():
     return ctranslate2
 
 
+#: CTranslate2's compute types that name their numerics (``auto`` / ``default`` depend on the hardware, so they
+#: cannot be part of a cache key: pick one of these).
+COMPUTE_TYPES = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
+
+
 def default_compute_type(device: str, dtype: str = "float32") -> str:
     """int8 on CPU; on GPU int8 weights with float16 compute, or the requested half-precision dtype."""
     if device.startswith("cpu"):
         return "int8"
     return dtype if dtype in ("float16", "bfloat16") else "int8_float16"
+
+
+def check_compute_type(compute_type: str) -> str:
+    """``compute_type`` if CTranslate2 has it and it names its numerics; else :class:`ConfigError`."""
+    if compute_type not in COMPUTE_TYPES:
+        raise ConfigError(f"unknown CTranslate2 compute type {compute_type!r} (choose one of {', '.join(COMPUTE_TYPES)})")
+    return compute_type
+
+
+def default_threads() -> int:
+    """``$OMP_NUM_THREADS`` when set (Ray sets it to each actor's CPUs), else 0: CTranslate2's default (4)."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() else 0
 
 
 def convert_marian_checkpoint(checkpoint: Checkpoint, quantization: str, cache_dir: str | Path | None = None) -> Path:
@@ -62,7 +79,7 @@ def convert_marian_checkpoint(checkpoint: Checkpoint, quantization: str, cache_d
             return model_class.from_pretrained(model_name_or_path, use_safetensors=True, **kwargs)
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    staging = make_staging_dir(target)
     try:
         SafetensorsConverter(str(checkpoint.path)).convert(str(staging / "model"), quantization=quantization)
         with contextlib.suppress(OSError):  # another process finished the same conversion first
@@ -77,8 +94,10 @@ def convert_marian_checkpoint(checkpoint: Checkpoint, quantization: str, cache_d
 class CT2Translator:
     """OpusMT translation through CTranslate2 (a :class:`Generator`); same identity as the checkpoint.
 
-    ``compute_type`` defaults to int8 on CPU (see :func:`default_compute_type`). ``threads`` is the
-    number of CPU threads for one translation (0 = CTranslate2's default). An output that has not ended
+    ``compute_type`` defaults to int8 on CPU (see :func:`default_compute_type`); a type the device does not
+    support is an error when the model loads (CTranslate2 would silently run another one, which the cache key
+    would not say). ``threads`` is the number of CPU threads for one translation (default
+    :func:`default_threads`; 0 = CTranslate2's default). An output that has not ended
     within ``max_length`` tokens is a failure (``None``) unless ``keep_unfinished`` is set.
     ``generation_options`` are extra ``translate_batch`` keyword arguments (recorded in :attr:`settings`).
     """
@@ -98,7 +117,7 @@ class CT2Translator:
         batch_size: int = 32,
         max_length: int = 256,
         num_beams: int = NUM_BEAMS,
-        threads: int = 0,
+        threads: int | None = None,
         cache_dir: str | Path | None = None,
         keep_unfinished: bool = False,
         generation_options: Mapping[str, Any] | None = None,
@@ -111,14 +130,15 @@ class CT2Translator:
             raise ConfigError(f"the ctranslate2 backend runs on cpu or cuda[:N], not {device!r}")
         if device_type == "cuda" and ctranslate2.get_cuda_device_count() == 0:
             raise ConfigError(f"device {device!r} asked for, but CTranslate2 sees no CUDA GPU")
-        self.compute_type = compute_type or default_compute_type(device_type, dtype)
+        self.compute_type = check_compute_type(compute_type or default_compute_type(device_type, dtype))
         checkpoint = resolve_checkpoint(model, revision, model_id=model_id)
         require_safetensors(checkpoint.path)
         self.model_id, self.revision = checkpoint.model_id, checkpoint.revision
         self.batch_size, self.max_length, self.num_beams = batch_size, max_length, num_beams
         self.keep_unfinished = keep_unfinished
         self.generation_options = dict(generation_options or {})
-        self._checkpoint, self._cache_dir, self._device, self._threads = checkpoint, cache_dir, device, threads
+        self._checkpoint, self._cache_dir, self._device = checkpoint, cache_dir, device
+        self._threads = default_threads() if threads is None else threads
 
     # Conversion and loading happen on first use: a fully cached rebuild or ``--plan`` never loads the model.
     @cached_property
@@ -129,6 +149,10 @@ class CT2Translator:
     def translator(self):
         ctranslate2 = import_ctranslate2()
         device_type, _, index = self._device.partition(":")
+        supported = ctranslate2.get_supported_compute_types(device_type, int(index or 0))
+        if self.compute_type not in supported:
+            raise ConfigError(f"CTranslate2 cannot run compute type {self.compute_type!r} on {self._device} "
+                              f"(supported here: {', '.join(sorted(supported))}); choose one with --compute-type")
         converted = convert_marian_checkpoint(self._checkpoint, self.compute_type, self._cache_dir)
         try:
             return ctranslate2.Translator(

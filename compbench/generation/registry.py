@@ -1,9 +1,10 @@
-"""The one place that turns build options into generators: translation backends and the tone model.
+"""The one place that turns build options into generators: translation backends and the tone model's backends.
 
 A new translation backend is one module with a class taking ``(model, lang, *, revision, device, dtype,
-batch_size, max_length, **options)`` and one line in :data:`TRANSLATION_BACKENDS`; a tone backend is one line in
-:data:`TONE_BACKENDS`. The ``synthetic`` backend is the demo world's rules for both (``model`` is a world id,
-``synthetic-world:SEED``; see :mod:`compbench.generation.synthetic`).
+batch_size, max_length, **options)`` and one line in :data:`TRANSLATION_BACKENDS`; a tone backend is a
+:class:`~compbench.generation.tone.ToneRewriter` subclass and one line in :data:`TONE_BACKENDS`. The ``synthetic``
+backend of both is the demo world's rules, named by a world id ``synthetic-world:SEED`` in place of a model
+(:mod:`compbench.generation.synthetic`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ from typing import Any
 from compbench.errors import ConfigError
 from compbench.generation.base import Generator
 from compbench.generation.ctranslate2_backend import CT2Translator
-from compbench.generation.synthetic import synthetic_tone_rewriter, synthetic_translator
+from compbench.generation.synthetic import SYNTHETIC, SyntheticToneRewriter, SyntheticTranslator
 from compbench.generation.tone import ToneRewriter
 from compbench.generation.translation import MarianTranslator, translation_task
+from compbench.generation.vllm_tone import VLLM_CANNOT_TRANSLATE, VLLMToneRewriter
 
 TRANSLATION_BACKENDS: dict[str, Callable[..., Generator]] = {
     "transformers": MarianTranslator,
     "ctranslate2": CT2Translator,
-    "synthetic": synthetic_translator,
+    SYNTHETIC: SyntheticTranslator,
+}
+TONE_BACKENDS: dict[str, type[ToneRewriter] | type[SyntheticToneRewriter]] = {
+    "transformers": ToneRewriter,
+    "vllm": VLLMToneRewriter,
+    SYNTHETIC: SyntheticToneRewriter,
 }
 
 DEFAULT_TRANSLATOR = "Helsinki-NLP/opus-mt-en-{lang}"
@@ -53,6 +60,14 @@ def translator_source(model: str | Path | Mapping[str, str] | None, lang: str) -
     return str(model).replace("{lang}", lang)
 
 
+def check_translation_backend(backend: str) -> None:
+    """Raise :class:`ConfigError` for a translation backend that does not exist (vLLM: why it cannot)."""
+    if backend == "vllm":
+        raise ConfigError(VLLM_CANNOT_TRANSLATE)
+    if backend not in TRANSLATION_BACKENDS:
+        raise ConfigError(f"unknown translation backend {backend!r} (choose one of {', '.join(TRANSLATION_BACKENDS)})")
+
+
 def make_translator(
     backend: str,
     model: str | Path | Mapping[str, str] | None,
@@ -70,8 +85,7 @@ def make_translator(
     ``model``: ``None`` for OpusMT, a Hub id or local directory, a template containing ``{lang}``, or a
     mapping language -> id/directory. ``options`` go to the backend class (e.g. ``compute_type``).
     """
-    if backend not in TRANSLATION_BACKENDS:
-        raise ConfigError(f"unknown translation backend {backend!r} (choose one of {', '.join(TRANSLATION_BACKENDS)})")
+    check_translation_backend(backend)
     source = translator_source(model, lang)
     if revision is None:
         revision = PINNED_REVISIONS.get(source)
@@ -91,19 +105,7 @@ def tone_model_sources(model: str | Path | None, base: str | Path | None = None)
     return str(base or DEFAULT_TONE_BASE), str(model)
 
 
-def make_tone_rewriter(model: str | Path | None, tone: str, *, backend: str = "transformers", **options: Any) -> Generator:
-    """The tone generator for ``tone`` (``professional``, ``casual``, ``witty`` or ``paraphrase``) on ``backend``.
-
-    ``transformers``: ``model`` is ``None`` for the RedPajama base + llm-toys LoRA, the adapter (Hub id or
-    directory), or a directory holding ``base/`` and ``adapter/``; options ``base`` (overrides the base model),
-    ``device``, ``dtype``, ``batch_size``, ``max_length``. ``synthetic``: ``model`` is a world id.
-    """
-    if backend not in TONE_BACKENDS:
-        raise ConfigError(f"unknown tone backend {backend!r} (choose one of {', '.join(TONE_BACKENDS)})")
-    return TONE_BACKENDS[backend](model, tone, **options)
-
-
-def _model_tone_rewriter(
+def make_tone_rewriter(
     model: str | Path | None,
     tone: str,
     *,
@@ -112,16 +114,23 @@ def _model_tone_rewriter(
     dtype: str = "float32",
     batch_size: int = 8,
     max_length: int = 128,
+    backend: str = "transformers",
+    **options: Any,
 ) -> Generator:
+    """The tone generator for ``tone`` (``professional``, ``casual``, ``witty`` or ``paraphrase``).
+
+    ``model``: ``None`` for the RedPajama base + llm-toys LoRA, the adapter (Hub id or directory), or a
+    directory holding ``base/`` and ``adapter/``; ``base`` overrides the base model. ``backend``: ``transformers``
+    (PEFT merge, ``generate``) or ``vllm`` (:class:`~compbench.generation.vllm_tone.VLLMToneRewriter`);
+    ``options`` go to the backend class (e.g. vLLM's ``engine_options``). ``synthetic``: ``model`` is a world id.
+    """
+    if backend not in TONE_BACKENDS:
+        raise ConfigError(f"unknown tone backend {backend!r} (choose one of {', '.join(TONE_BACKENDS)})")
+    if backend == SYNTHETIC:  # rules, not a model: nothing to download, no base and adapter to resolve
+        return SyntheticToneRewriter(str(model), tone)
     base_source, adapter_source = tone_model_sources(model, base)
-    return ToneRewriter(
+    return TONE_BACKENDS[backend](
         base_source, adapter_source, tone,
         base_revision=PINNED_REVISIONS.get(base_source), adapter_revision=PINNED_REVISIONS.get(adapter_source),
-        device=device, dtype=dtype, batch_size=batch_size, max_length=max_length,
+        device=device, dtype=dtype, batch_size=batch_size, max_length=max_length, **options,
     )
-
-
-TONE_BACKENDS: dict[str, Callable[..., Generator]] = {
-    "transformers": _model_tone_rewriter,
-    "synthetic": synthetic_tone_rewriter,
-}

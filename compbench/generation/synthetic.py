@@ -3,8 +3,9 @@
 A :class:`SyntheticGenerator` implements :class:`compbench.generation.base.Generator` with the fixed rules of
 :class:`compbench.demo.world.World`: ``tr-xx`` translates into the synthetic language of slot ``xx`` (a made-up
 language standing in for Spanish, French or German, not the language itself), ``tone-xx`` rewrites with the tone's
-style lexicon. It is registered as the ``synthetic`` backend in :mod:`compbench.generation.registry` and named
-by a world id, ``synthetic-world:SEED``. Deterministic, pure Python, no model weights.
+style lexicon. It is registered as the ``synthetic`` translation and tone backend in
+:mod:`compbench.generation.registry` and named by a world id, ``synthetic-world:SEED``, where the other backends
+take a model. Deterministic, pure Python, no model weights.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from compbench.demo.world import SYNTHETIC_LANGUAGES, WORLD_VERSION, World
 from compbench.errors import ConfigError
 from compbench.tasks import LANGUAGES, TONES
 
+SYNTHETIC = "synthetic"  # the backend's name in compbench.generation.registry
 WORLD_PREFIX = "synthetic-world"
 MODEL_ID = "compbench/synthetic-world"
 
@@ -34,7 +36,7 @@ def world_id(seed: int) -> str:
 class SyntheticGenerator:
     """The rule of one auxiliary task (``tr-es``, ``tone-witty``) in the world of one seed."""
 
-    backend = "synthetic"
+    backend = SYNTHETIC
 
     def __init__(self, world: str, task: str):
         self.world = World(parse_world_id(world))
@@ -50,17 +52,23 @@ class SyntheticGenerator:
         kind, _, variant = self.task.partition("-")
         if kind == "tr":
             spec = SYNTHETIC_LANGUAGES[variant]
-            return {"rule": "dictionary+reorder", "language": spec["name"], "slot": variant, "reorder": spec["rule"]}
-        return {"rule": "style-lexicon", "tone": variant}
+            return {"backend": self.backend, "rule": "dictionary+reorder", "language": spec["name"], "slot": variant,
+                    "reorder": spec["rule"]}
+        return {"backend": self.backend, "rule": "style-lexicon", "tone": variant}
 
     def generate(self, texts: Sequence[str]) -> list[str | None]:
         return [self.world.apply(self.task, text) for text in texts]
 
 
-def synthetic_translator(model: str, lang: str, **_ignored: object) -> SyntheticGenerator:
-    """The translation backend entry: ``model`` is a world id; device, dtype and sizes do not apply to rules."""
-    return SyntheticGenerator(model, f"tr-{lang}")
+class SyntheticTranslator(SyntheticGenerator):
+    """The translation backend: ``model`` is a world id; device, dtype, sizes and revision do not apply to rules."""
+
+    def __init__(self, model: str, lang: str, **_execution: object):
+        super().__init__(model, f"tr-{lang}")
 
 
-def synthetic_tone_rewriter(model: str, tone: str, **_ignored: object) -> SyntheticGenerator:
-    return SyntheticGenerator(model, f"tone-{tone}")
+class SyntheticToneRewriter(SyntheticGenerator):
+    """The tone backend: ``model`` is a world id."""
+
+    def __init__(self, model: str, tone: str, **_execution: object):
+        super().__init__(model, f"tone-{tone}")

@@ -77,7 +77,7 @@ class ToneRewriter:
         self.model_id = f"{base_ckpt.model_id}+{adapter_ckpt.model_id}"
         self.revision = f"{base_ckpt.revision}+{adapter_ckpt.revision}"
         self.device, self.dtype, self.batch_size, self.max_length = device, dtype, batch_size, max_length
-
+        self._base, self._adapter = base_ckpt, adapter_ckpt
         self._base_path, self._adapter_path = base_ckpt.path, adapter_ckpt.path
 
     # Weights load on first use: a fully cached rebuild or ``compbench build --plan`` never loads them.

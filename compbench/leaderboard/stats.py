@@ -9,6 +9,10 @@ scorer builds a family's interval. Because two entries' units share their indice
 distributions *is* the paired bootstrap of the per-example differences (the mean of ``a - b`` over a resample is
 the mean of ``a`` minus the mean of ``b`` over it): an entry is tied with the leader when the 95% interval of
 that difference contains 0.
+
+The scorer's small-sample rule holds here too: a unit with fewer than
+:data:`~compbench.metrics.bootstrap.MIN_N_FOR_INTERVAL` examples has no distribution, so no cell above it shows
+an interval and no tie is claimed with it (its value is still shown).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 from compbench.compare import KEY_COLUMNS
 from compbench.leaderboard.store import Entry
 from compbench.metrics.bootstrap import (
+    MIN_N_FOR_INTERVAL,
     bootstrap_means,
     family_bootstrap,
     percentile_interval,
@@ -39,7 +44,7 @@ class UnitStats:
     """One (entry, sub-task): exact mean and bootstrap distribution of the main metric, in percent."""
 
     mean: float
-    distribution: np.ndarray
+    distribution: np.ndarray | None  # None below MIN_N_FOR_INTERVAL examples
     examples: str  # digest of the scored examples' keys: two units pair only when they scored the same ones
 
 
@@ -86,9 +91,11 @@ class Bootstrap:
                 rows = rows.sort_values(KEY_COLUMNS, kind="stable")
                 values = rows[REGISTRY[subtask].metric].to_numpy(dtype=np.float64)
                 keys = pd.util.hash_pandas_object(rows[KEY_COLUMNS], index=False).to_numpy()
+                enough = len(values) >= MIN_N_FOR_INTERVAL
                 stats[subtask] = UnitStats(
                     mean=100 * float(values.mean()),
-                    distribution=100 * bootstrap_means(values, self._indices_for(subtask, len(values))),
+                    distribution=100 * bootstrap_means(values, self._indices_for(subtask, len(values)))
+                    if enough else None,
                     examples=hashlib.sha256(keys.tobytes()).hexdigest())
             self._units[entry.id] = stats
         return self._units[entry.id]
@@ -108,6 +115,8 @@ class Bootstrap:
         value = float(np.mean([c.value for c in present]))
         if len(present) < len(children) or any(c.partial for c in present):
             return Score(value=value, partial=True)
+        if any(c.distribution is None for c in present):  # too few examples somewhere: a value, no interval
+            return Score(value=value, examples=tuple(k for c in present for k in c.examples))
         distribution = family_bootstrap({str(i): c.distribution for i, c in enumerate(present)})
         low, high = percentile_interval(distribution, CONFIDENCE)
         return Score(value=value, ci=(float(low), float(high)), distribution=distribution,
@@ -117,6 +126,8 @@ class Bootstrap:
 def tied(score: Score, leader: Score) -> bool:
     """Whether the paired bootstrap's 95% interval of ``score - leader`` contains 0 (same examples only)."""
     if not (score.complete and leader.complete) or score.examples != leader.examples:
+        return False
+    if score.distribution is None or leader.distribution is None:  # too few examples to tell
         return False
     low, high = percentile_interval(score.distribution - leader.distribution, CONFIDENCE)
     return bool(low <= 0.0 <= high)

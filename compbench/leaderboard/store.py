@@ -290,9 +290,7 @@ def load_store(root: str | Path = DEFAULT_STORE) -> Store:
 def init_store(root: str | Path, data: str, split: str = "test", seed: int = 0,
                bootstrap: int = 1000) -> StoreConfig:
     """Pin the release ``data`` (a directory or Hub id) in ``root/store.json``; refuses to re-pin a store."""
-    from compbench.fileio import sha256_file
-    from compbench.references import read_manifest, resolve_release
-    from compbench.schemas import MANIFEST_NAME
+    from compbench.references import read_manifest, release_hash, resolve_release
 
     root = Path(root)
     existing = read_config(root) if root.is_dir() else None
@@ -303,7 +301,7 @@ def init_store(root: str | Path, data: str, split: str = "test", seed: int = 0,
     manifest = read_manifest(release)
     if not any(f.split == split for f in manifest.files):
         raise ConfigError(f"the release has no {split!r} split", release)
-    config = StoreConfig(release=data, release_hash=sha256_file(release / MANIFEST_NAME), split=split, seed=seed,
+    config = StoreConfig(release=data, release_hash=release_hash(release), split=split, seed=seed,
                          bootstrap=bootstrap)
     write_json(root / STORE_CONFIG, config.model_dump(mode="json"))
     return config

@@ -138,11 +138,10 @@ def _check_duplicates(existing: list[Entry], metadata: EntryMetadata, key: Setti
 
 
 def _check_release(release: str, config: StoreConfig) -> None:
-    from compbench.references import resolve_release
-    from compbench.schemas import MANIFEST_NAME
+    from compbench.references import release_hash, resolve_release
 
     directory = resolve_release(release, config.split)
-    found = sha256_file(directory / MANIFEST_NAME) if (directory / MANIFEST_NAME).is_file() else "none"
+    found = release_hash(directory)
     if found != config.release_hash:
         raise ConfigError(f"this release's manifest has sha256 {found[:12]}, but the store pins "
                           f"{config.release_hash[:12]}; pass the store's release with --data", release)
@@ -154,18 +153,20 @@ def _check_coverage(private: Path, release: str, results: Results) -> None:
     from compbench.references import load_release
 
     predictions = read_predictions(private / PREDICTIONS_NAME)
-    refs = load_release(release, results.benchmark.split, subtasks=sorted(results.subtasks)).table
+    refs = load_release(release, results.benchmark.split, subtasks=sorted(results.subtasks)).columns
     claimed = set(results.subtasks)
     absent = claimed - set(refs["subtask"])
     if absent:
         raise InputError(f"sub-task {sorted(absent)[0]} is not in the release", RESULTS_NAME)
-    has = refs["id"].isin(set(predictions.by_id))
-    if results.scoring.multi_ref == "max":
-        has = has.groupby(refs["group"]).transform("any")
-    if not has.all():
-        missing = refs[~has]
-        raise InputError(f"{len(missing)} example(s) have no prediction (first: id {missing['id'].iloc[0]!r} of "
-                         f"{missing['subtask'].iloc[0]}); a submission predicts every example of the sub-tasks it "
+    has = [row_id in predictions.by_id for row_id in refs["id"]]
+    if results.scoring.multi_ref == "max":  # an input is predicted when any of its reference rows is
+        predicted_groups = {group for group, h in zip(refs["group"], has, strict=True) if h}
+        has = [group in predicted_groups for group in refs["group"]]
+    missing = [k for k, h in enumerate(has) if not h]
+    if missing:
+        first = missing[0]
+        raise InputError(f"{len(missing)} example(s) have no prediction (first: id {refs['id'][first]!r} of "
+                         f"{refs['subtask'][first]}); a submission predicts every example of the sub-tasks it "
                          "claims", PREDICTIONS_NAME)
 
 

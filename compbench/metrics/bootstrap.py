@@ -14,6 +14,27 @@ from collections.abc import Mapping
 
 import numpy as np
 
+# Too few examples for a bootstrap interval or p-value to mean anything: below MIN_N_FOR_INTERVAL none is reported,
+# below RELIABLE_N it is reported with a warning. Why these numbers: docs/scoring.md, "Small samples".
+MIN_N_FOR_INTERVAL = 10
+RELIABLE_N = 30
+
+
+def small_n_warning(n: int) -> str | None:
+    """Why an interval over ``n`` examples is not reported (``n < MIN_N_FOR_INTERVAL``) or not to be trusted."""
+    if n < MIN_N_FOR_INTERVAL:
+        return (f"n={n}: too few examples for a bootstrap interval or p-value (fewer than {MIN_N_FOR_INTERVAL}); "
+                f"none reported")
+    if n < RELIABLE_N:
+        return f"n={n}: bootstrap interval unreliable with fewer than {RELIABLE_N} examples (likely too narrow)"
+    return None
+
+
+def family_small_n_warnings(n_by_subtask: Mapping[str, int]) -> list[str]:
+    """:func:`small_n_warning` of each member sub-task of a family, named (a family interval is as weak as them)."""
+    return [f"{subtask}: {warning}" for subtask, n in n_by_subtask.items()
+            if (warning := small_n_warning(n)) is not None]
+
 
 def subtask_rng(seed: int, subtask: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(subtask.encode("utf-8"))])

@@ -16,7 +16,6 @@ from functools import lru_cache
 from importlib.metadata import version
 
 import numpy as np
-import pandas as pd
 
 from compbench.schemas import FamilyMetrics, LanguageCheck, SubtaskMetrics
 from compbench.tasks import REGISTRY, Task, tasks_in_family
@@ -62,13 +61,15 @@ def family_language_check(checks: Sequence[LanguageCheck]) -> LanguageCheck:
                          share=round(float(np.mean([c.share for c in checks])), 4), n=sum(c.n for c in checks))
 
 
-def add_language_checks(examples: pd.DataFrame, subtasks: dict[str, SubtaskMetrics],
-                        families: dict[str, FamilyMetrics]) -> None:
-    """Fill ``language`` of every scored sub-task and family from the per-example table's predictions."""
-    for subtask, rows in examples.groupby("subtask", sort=False):
+def add_language_checks(row_subtasks: Sequence[str], predictions: Sequence[str],
+                        subtasks: dict[str, SubtaskMetrics], families: dict[str, FamilyMetrics]) -> None:
+    """Fill ``language`` of every scored sub-task and family from the per-example rows' predictions."""
+    texts: dict[str, list[str]] = {}
+    for subtask, prediction in zip(row_subtasks, predictions, strict=True):
+        texts.setdefault(subtask, []).append(prediction)
+    for subtask, outputs in texts.items():
         if subtask in subtasks:
-            subtasks[subtask].language = language_check(rows["prediction"].tolist(),
-                                                         expected_language(REGISTRY[subtask]))
+            subtasks[subtask].language = language_check(outputs, expected_language(REGISTRY[subtask]))
     for family, metrics in families.items():
         checks = [subtasks[t.id].language for t in tasks_in_family(family) if t.id in subtasks]
         if checks and all(c is not None for c in checks):

