@@ -76,18 +76,36 @@ def units(spec: MethodSpec, subtasks: tuple[str, ...] = MAIN_SUBTASKS) -> list[U
         tasks = tuple(single_tasks(subtasks))
         return [Unit(spec.id, "all-loras", subtasks, make=partial(make_bundle, method=spec.id, data=(), tasks=tasks),
                      inputs=tasks)]
-    if spec.shared and spec.trained_on_compositional:
-        tasks = tuple(single_tasks(subtasks)) if spec.needs_adapters else ()
-        families = tuple(dict.fromkeys(get_task(s).family for s in subtasks))
-        data = families if set(subtasks) == {t.id for f in families for t in tasks_in_family(f)} else subtasks
-        return [Unit(spec.id, "shared", subtasks, inputs=tasks,
-                     make=partial(make_bundle, method=spec.id, data=data, tasks=tasks))]
+    if spec.trained_on_compositional and not per_adapter(spec):
+        groups: dict[str, list[str]] = {}
+        for subtask in subtasks:  # one per family, the paper's "compositional task"; or one for all of them
+            groups.setdefault("shared" if spec.shared else get_task(subtask).family, []).append(subtask)
+        made = []
+        for label, served in groups.items():
+            tasks = tuple(single_tasks(tuple(served))) if spec.combine == "calibration" and spec.needs_adapters else ()
+            made.append(Unit(spec.id, label, tuple(served), inputs=tasks,
+                             make=partial(make_bundle, method=spec.id, data=_data(served), tasks=tasks)))
+        return made
     made = []
     for subtask in subtasks:
-        tasks = chain(subtask) if spec.needs_adapters and spec.combine != "adapter" else ()
+        tasks = chain(subtask) if spec.needs_adapters else ()
         made.append(Unit(spec.id, subtask, (subtask,), inputs=tasks,
                          make=partial(make_bundle, method=spec.id, data=(subtask,), tasks=tasks)))
     return made
+
+
+def per_adapter(spec: MethodSpec) -> bool:
+    """Whether what the method learns is one value per input LoRA (merge weights, column-wise coefficients): it is
+    then learned for each sub-task's own pair of LoRAs; what is not (a joint-expert LoRA, calibration parameters)
+    is learned per family, or once for all families when ``shared``."""
+    return bool({"weights", "coefficients"} & set(spec.learned))
+
+
+def _data(subtasks: list[str]) -> tuple[str, ...]:
+    """The families whose every sub-task is in ``subtasks`` by family name, the others sub-task by sub-task."""
+    families = list(dict.fromkeys(get_task(s).family for s in subtasks))
+    whole = [f for f in families if {t.id for t in tasks_in_family(f)} <= set(subtasks)]
+    return (*whole, *(s for s in subtasks if get_task(s).family not in whole))
 
 
 def make_bundle(directory: Path, context: TrainingContext, *, method: str, data: tuple[str, ...],

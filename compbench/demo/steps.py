@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,11 +117,14 @@ def _run_in_worker(out: Path, job: Job) -> Done:
 
 
 class Workers:
-    """Runs jobs, ``count`` at a time in worker processes (spawned once, on first use), or inline with one."""
+    """Runs jobs, ``count`` at a time in worker processes (spawned once, on first use), or inline with one.
+
+    A failing job, or an interrupted run, terminates the workers at once (what they were making stays in
+    staging, and is redone next time)."""
 
     def __init__(self, count: int):
         self.count = max(1, count)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = None
 
     def run(self, out: Path, jobs: Sequence[Job], on_done: Callable[[Job, Done], None]) -> list[Done]:
         """Every job's result, in job order; finished ones are reused without running."""
@@ -138,33 +141,42 @@ class Workers:
             for i in todo:
                 results[i] = execute(out, jobs[i])
                 on_done(jobs[i], results[i])
-        else:
-            pool = self._start()
-            pending: dict[Future, int] = {pool.submit(_run_in_worker, out, _picklable(jobs[i])): i for i in todo}
-            try:
-                while pending:
-                    complete, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in complete:
-                        i = pending.pop(future)
-                        results[i] = future.result()
-                        on_done(jobs[i], results[i])
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+            return [results[i] for i in range(len(jobs))]
+        finished_jobs: queue.SimpleQueue = queue.SimpleQueue()
+        pool = self._start()
+        try:
+            for i in todo:
+                pool.apply_async(_run_in_worker, (out, _picklable(jobs[i])),
+                                 callback=lambda done, i=i: finished_jobs.put((i, done, None)),
+                                 error_callback=lambda error, i=i: finished_jobs.put((i, None, error)))
+            for _ in todo:
+                i, done, error = finished_jobs.get()
+                if error is not None:
+                    raise error
+                results[i] = done
+                on_done(jobs[i], done)
+        except BaseException:
+            self.terminate()
+            raise
         return [results[i] for i in range(len(jobs))]
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self):
         if self._pool is None:
             import multiprocessing
 
-            self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_setup)
+            self._pool = multiprocessing.get_context("spawn").Pool(self.count, initializer=_worker_setup)
         return self._pool
+
+    def terminate(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
+            self._pool.join()
             self._pool = None
 
 
