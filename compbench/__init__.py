@@ -26,6 +26,9 @@ _PUBLIC = {
     "load_calibrated_bundle": "compbench.training.bundles",
     "build_leaderboard": "compbench.leaderboard.site",
     "submit": "compbench.leaderboard.submit",
+    "evaluate": "compbench.evaluation.runner",
+    "run_grid": "compbench.evaluation.grid",
+    "METHODS": "compbench.methods",
 }
 
 

@@ -12,6 +12,15 @@ Layout::
 Every path in a manifest is relative and stays inside the bundle (no absolute paths, no ``..``, no symlink
 leading out). A bundle is written beside its final place and renamed into it, so it appears whole or not at
 all. Nothing is unpickled.
+
+The method is a registry id (:mod:`compbench.methods`) and what the method needs is checked when a bundle is
+written: LoRAs for every method that uses them, none for zero-shot and ICL (a bundle of only ``bundle.json``),
+the calibration file for LC / LC++ and DAM's coefficients, the searched weights of LoraHub / LM-Cocktail.
+Each adapter names its single task (``task``) where it is known; a sub-task then uses the adapters of its chain
+(main task first, then each auxiliary task). Adapters without a task are taken in manifest order.
+
+:func:`load_input_adapter` is the one way commands take a LoRA from the user: a PEFT directory, or a bundle
+holding exactly one adapter (its task comes with it).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from compbench import __version__
 from compbench.adapters.lora_io import LoraAdapter, load_lora, save_lora
 from compbench.errors import ConfigError, InputError
 from compbench.fileio import atomic_path, make_staging_dir, read_document, write_json
+from compbench.methods import get_method
 from compbench.schemas import BUNDLE_MANIFEST_NAME, BundleAdapter, BundleManifest
 
 ADAPTERS_DIR = "adapters"
@@ -104,13 +114,18 @@ def write_bundle(
 
     ``adapters`` maps a name to a :class:`LoraAdapter` or to an existing PEFT directory (loaded, checked and
     re-saved, so the bundle never depends on files outside it). ``calibration`` is a mapping of tensors or an
-    existing safetensors file. ``tasks`` optionally names each adapter's single task.
+    existing safetensors file. ``tasks`` optionally names each adapter's single task. ``method`` must be a
+    registered method, and the bundle must hold what it needs (see the module doc).
     """
     target = Path(directory)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError("output exists and is not an empty directory; choose a new one", target)
-    if not adapters and calibration is None:
-        raise ConfigError("a bundle needs at least one adapter or a calibration")
+    check_contents(method, bool(adapters), calibration is not None, parameters or {})
+    for name, task in (tasks or {}).items():
+        if task is not None:
+            _check_task(task)
+            if name not in adapters:
+                raise ConfigError(f"a task is given for adapter {name!r}, which the bundle does not hold")
     entries = []
     for name in adapters:
         if not _NAME.match(name):
@@ -150,6 +165,69 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Bundle(path=target, manifest=manifest)
+
+
+def check_contents(method: str, has_adapters: bool, has_calibration: bool, parameters: Mapping[str, object]) -> None:
+    """Refuse a bundle that lacks what its method needs (or holds LoRAs a method without LoRAs cannot use)."""
+    spec = get_method(method)
+    if spec.needs_adapters and not has_adapters:
+        raise ConfigError(f"method {method!r} needs its LoRA adapters in the bundle")
+    if not spec.needs_adapters and has_adapters:
+        raise ConfigError(f"method {method!r} uses no LoRA adapters; leave them out")
+    needs_file = bool({"calibration", "coefficients"} & set(spec.learned))
+    if needs_file and not has_calibration:
+        what = "calibration parameters" if "calibration" in spec.learned else "column-wise coefficients"
+        raise ConfigError(f"method {method!r} needs its {what} ({CALIBRATION_NAME})")
+    if has_calibration and not needs_file:
+        raise ConfigError(f"method {method!r} uses no {CALIBRATION_NAME}; leave it out")
+    if "weights" in spec.learned:
+        weights = parameters.get("weights")
+        if not isinstance(weights, list) or not weights or not all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
+            raise ConfigError(f"method {method!r} needs its merge weights (a list of numbers) in the parameters")
+
+
+def _check_task(task: str) -> None:
+    from compbench.tasks import UnknownTaskError, get_task
+
+    try:
+        get_task(task)
+    except UnknownTaskError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# -------------------------------------------------------------------------------------------- inputs
+@dataclass
+class InputAdapter:
+    """A LoRA given by the user, with the name and single task it goes by."""
+
+    name: str
+    task: str | None
+    adapter: LoraAdapter
+
+
+def load_input_adapter(path: str | Path) -> InputAdapter:
+    """A LoRA given as a PEFT directory or as a bundle holding exactly one adapter (its task comes along)."""
+    path = Path(path)
+    if (path / BUNDLE_MANIFEST_NAME).is_file():
+        bundle = read_bundle(path)
+        if len(bundle.manifest.adapters) != 1:
+            raise InputError(f"the bundle holds {len(bundle.manifest.adapters)} adapters; pass one adapter "
+                             "(its directory under adapters/)", path)
+        entry = bundle.manifest.adapters[0]
+        return InputAdapter(entry.name, entry.task, load_lora(bundle.adapter_path(entry.name)))
+    return InputAdapter(path.name, None, load_lora(path))
+
+
+def unique_names(inputs: list[InputAdapter]) -> dict[str, InputAdapter]:
+    """The inputs by name, in order; a repeated name gets ``-2``, ``-3``, ..."""
+    named: dict[str, InputAdapter] = {}
+    for item in inputs:
+        name, k = item.name, 2
+        while name in named:
+            name, k = f"{item.name}-{k}", k + 1
+        named[name] = item
+    return named
 
 
 # -------------------------------------------------------------------------------------------- reading

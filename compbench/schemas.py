@@ -11,7 +11,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-RESULTS_SCHEMA_VERSION = "1.2"
+RESULTS_SCHEMA_VERSION = "1.3"
 MANIFEST_SCHEMA_VERSION = "1.1"
 BUNDLE_SCHEMA_VERSION = "1.0"
 JUDGE_SCHEMA_VERSION = "1.0"
@@ -272,12 +272,54 @@ class Provenance(_Strict):
     packages: dict[str, str] = Field(default_factory=dict)
 
 
+class AdapterRecord(_Strict):
+    """One LoRA (or calibration file) an evaluation used, by content hash."""
+
+    name: str
+    task: str | None = None
+    sha256: str  # of the adapter's adapter_config.json and adapter_model.safetensors (or of the file)
+
+
+class BundleRecord(_Strict):
+    """The adapter bundle an evaluation ran: where it was, its LoRAs and calibration by content hash."""
+
+    path: str | None = None  # None for an adapter-free method named on the command line
+    adapters: list[AdapterRecord] = Field(default_factory=list)
+    calibration: AdapterRecord | None = None
+    parameters: dict[str, object] = Field(default_factory=dict)
+
+
+class GenerationSettings(_Strict):
+    """How an evaluation generated its predictions (``compbench evaluate``)."""
+
+    engine: str  # what ran the model: "transformers" (in process), "vllm", "ray"; never part of a cache key
+    # how it ran: Ray's runtime and actors, vLLM's max_lora_rank and engine options (schema 1.3); never in a key
+    engine_options: dict[str, object] = Field(default_factory=dict)
+    decoding: str = "greedy"
+    max_new_tokens: int
+    min_new_tokens: int = 0
+    batch_size: int
+    dtype: str
+    device: str
+    seed: int
+    limit: int | None = None  # at most this many rows per sub-task were evaluated
+    prompt: str  # compositional | icl | single-steps
+    chat_template: bool  # prompts went through the base model's chat template
+    inference_passes: int  # passes run per example (multi-step: one per task)
+    icl_examples: dict[str, str] = Field(default_factory=dict)  # sub-task -> id of its train-split example
+    generations: int = 0  # distinct generations the evaluation needed
+    cached: int = 0  # of which came from the generation cache in this run
+
+
 class Results(_Strict):
     schema_version: str = RESULTS_SCHEMA_VERSION
     compbench_version: str
     benchmark: Benchmark
     method: str | None = None
     base_model: str | None = None
+    base_revision: str | None = None  # Hub commit, or "sha256:..." of a local model directory's files
+    bundle: BundleRecord | None = None
+    generation: GenerationSettings | None = None
     efficiency: Efficiency = Field(default_factory=Efficiency)
     scoring: ScoringSettings
     subtasks: dict[str, SubtaskMetrics]

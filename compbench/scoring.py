@@ -9,6 +9,7 @@ input once against its best reference).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -95,18 +96,23 @@ def _check_options(tokenizer: str, multi_ref: str, bootstrap: int, subtasks: lis
         raise ConfigError(str(exc)) from None
 
 
-def select_rows(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None,
-            allow_missing: bool, multi_ref: str) -> tuple[dict[str, list], int]:
+def select_rows(refs: ReferenceSet, preds: Predictions, subtasks: list[str] | None, allow_missing: bool,
+                multi_ref: str, ids: Collection[str] | None = None) -> tuple[dict[str, list], int]:
     """The reference rows to score (columns, sorted by sub-task, group, reference index, id), with their
-    predictions and whether each is missing; checks ids both ways. Also: how many predictions are ignored."""
+    predictions and whether each is missing; checks ids both ways. Also: how many predictions are ignored.
+    ``ids`` keeps only those reference rows (an evaluation run with ``--limit``)."""
     columns = refs.columns
-    ids, row_subtasks = columns["id"], columns["subtask"]
-    known = set(ids)
+    known = set(columns["id"])
     unknown = [pid for pid in preds.by_id if pid not in known]
     if unknown:
         first = unknown[0]
         raise InputError(f"id {first!r} is not in the references {refs.origin} ({len(unknown)} unknown id"
                          f"{'s' if len(unknown) > 1 else ''})", preds.path, preds.where(first))
+    if ids is not None:
+        wanted = set(ids)
+        keep = [k for k, row_id in enumerate(columns["id"]) if row_id in wanted]
+        columns = {name: [values[k] for k in keep] for name, values in columns.items()}
+    ids, row_subtasks = columns["id"], columns["subtask"]
     if subtasks is None:
         subtasks = sorted(set(row_subtasks))
         predicted = {s for s, i in zip(row_subtasks, ids, strict=True) if i in preds.by_id}
@@ -245,19 +251,21 @@ def score(
     efficiency: Efficiency | None = None,
     command: str | None = None,
     judge: JudgeSettings | None = None,
+    ids: Collection[str] | None = None,
 ) -> ScoreReport:
     """Score a predictions file against a release (``data``: directory or Hub id) or a references file.
 
     Every sub-task gets the offline language check; with ``judge``, the LLM judge scores too (release only).
-    Raises :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes
-    nothing (call :meth:`ScoreReport.write`).
+    ``ids`` restricts scoring to these reference rows (an evaluation run with ``--limit``). Raises
+    :class:`~compbench.errors.InputError` / :class:`~compbench.errors.ConfigError` for bad input; writes nothing
+    (call :meth:`ScoreReport.write`).
     """
     selected = _check_options(tokenizer, multi_ref, bootstrap, subtasks, data, references)
     if judge is not None:
         judge.check(data)
     preds = read_predictions(predictions)
     refs = load_release(data, split) if data is not None else load_reference_jsonl(references)
-    rows, ignored = select_rows(refs, preds, selected, allow_missing, multi_ref)
+    rows, ignored = select_rows(refs, preds, selected, allow_missing, multi_ref, ids)
     if efficiency is None and method is not None and base_model is not None:
         efficiency = _efficiency_of(method, base_model)
     examples, distributions = _score_table(rows, tokenizer, multi_ref, seed, bootstrap, workers)

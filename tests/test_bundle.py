@@ -66,7 +66,7 @@ def test_refuses_existing_output_and_leaves_nothing_half_written(tmp_path, base,
     assert sorted(p.name for p in bundle_dir.iterdir()) == before
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no adapter_config.json"):
-        write_bundle(tmp_path / "new", base_model="m", method="x",
+        write_bundle(tmp_path / "new", base_model="m", method="linear",
                      adapters={"good": random_adapter(base, seed=1), "bad": tmp_path / "empty"})
     assert not (tmp_path / "new").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".new.")]
@@ -74,13 +74,36 @@ def test_refuses_existing_output_and_leaves_nothing_half_written(tmp_path, base,
 
 def test_bad_names_and_parameters(tmp_path, base):
     with pytest.raises(ConfigError, match="adapter name '../x'"):
-        write_bundle(tmp_path / "b", base_model="m", method="x", adapters={"../x": random_adapter(base, seed=1)})
+        write_bundle(tmp_path / "b", base_model="m", method="main-lora", adapters={"../x": random_adapter(base, seed=1)})
     with pytest.raises(ConfigError, match="invalid bundle manifest"):
-        write_bundle(tmp_path / "b", base_model="m", method="x", adapters={"a": random_adapter(base, seed=1)},
-                     parameters={"weights": torch.ones(2)})
-    with pytest.raises(ConfigError, match="at least one adapter or a calibration"):
-        write_bundle(tmp_path / "b", base_model="m", method="x", adapters={})
+        write_bundle(tmp_path / "b", base_model="m", method="main-lora", adapters={"a": random_adapter(base, seed=1)},
+                     parameters={"lr": torch.ones(2)})
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(("method", "contents", "message"), [
+    ("x", {}, "unknown method 'x'"),
+    ("linear", {}, "needs its LoRA adapters"),
+    ("zero-shot", {"adapters": True}, "uses no LoRA adapters"),
+    ("lc", {"adapters": True}, "needs its calibration parameters"),
+    ("dam", {"adapters": True}, "needs its column-wise coefficients"),
+    ("ties", {"adapters": True, "calibration": True}, "uses no calibration.safetensors"),
+    ("lorahub", {"adapters": True}, "needs its merge weights"),
+    ("main-lora", {"adapters": True, "tasks": {"a": "summarise"}}, "unknown sub-task id 'summarise'"),
+])
+def test_the_method_decides_what_a_bundle_holds(tmp_path, base, method, contents, message):
+    adapters = {"a": random_adapter(base, seed=1)} if contents.get("adapters") else {}
+    calibration = {"q_proj.p": torch.ones(16)} if contents.get("calibration") else None
+    with pytest.raises(ConfigError, match=message):
+        write_bundle(tmp_path / "b", base_model="m", method=method, adapters=adapters, calibration=calibration,
+                     tasks=contents.get("tasks"))
+    assert not (tmp_path / "b").exists()
+
+
+def test_adapter_free_methods_make_a_bundle_of_only_its_manifest(tmp_path):
+    bundle = write_bundle(tmp_path / "zs", base_model="m", method="zero-shot", adapters={})
+    assert [p.name for p in (tmp_path / "zs").iterdir()] == ["bundle.json"]
+    assert validate_bundle(bundle.path).manifest.method == "zero-shot"
 
 
 def _rewrite(bundle_dir, **changes):

@@ -67,9 +67,40 @@ def test_merge_as_bundle_and_inspect_it(tmp_path, dirs):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "b" / "bundle.json").read_text())
     assert manifest["method"] == "dare" and manifest["base_model"] == "tiny-llama"
-    assert manifest["parameters"]["seed"] == 3 and manifest["adapters"][0]["path"] == "adapters/merged"
+    # the bundle holds the inputs (merged when it is evaluated), in the given order, and the parameters
+    assert manifest["parameters"]["seed"] == 3
+    assert [(a["name"], a["path"]) for a in manifest["adapters"]] == [("sum", "adapters/sum"), ("tr", "adapters/tr")]
+    assert torch.equal(load_lora(tmp_path / "b" / "adapters" / "sum").modules["model.layers.0.mlp.up_proj"].A,
+                       load_lora(dirs[0]).modules["model.layers.0.mlp.up_proj"].A)
     shown = run("adapters", "inspect", tmp_path / "b")
     assert shown.exit_code == 0 and "method dare" in shown.output
+
+
+def test_merge_takes_the_bundles_train_lora_writes(tmp_path, dirs):
+    from compbench.bundle import write_bundle
+
+    for task, path in zip(("sum", "tr-es"), dirs, strict=True):
+        write_bundle(tmp_path / f"bundle-{task}", base_model="tiny-llama",
+                     method="main-lora" if task == "sum" else "aux-lora", adapters={task: path}, tasks={task: task})
+    result = run("adapters", "merge", "linear", tmp_path / "bundle-sum", tmp_path / "bundle-tr-es", "--out",
+                 tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    expected = merge_adapters("linear", [load_lora(d) for d in dirs])
+    name = "model.layers.1.self_attn.v_proj"
+    assert torch.allclose(load_lora(tmp_path / "m").delta(name), expected.delta(name))
+    result = run("adapters", "merge", "ties", tmp_path / "bundle-sum", tmp_path / "bundle-tr-es", "--out",
+                 tmp_path / "b", "--bundle")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert [(a["name"], a["task"]) for a in manifest["adapters"]] == [("sum", "sum"), ("tr-es", "tr-es")]
+
+
+def test_a_bundle_with_bad_merge_parameters_is_refused_before_writing(tmp_path, dirs):
+    result = run("adapters", "merge", "slerp", *dirs, "--out", tmp_path / "b", "--t", "3", "--bundle")
+    assert result.exit_code == 2 and "t must be in [0, 1]" in result.output
+    result = run("adapters", "merge", "linear-delta", *dirs, "--out", tmp_path / "b", "--bundle")
+    assert result.exit_code == 2 and "unknown method 'linear-delta'" in result.output
+    assert not (tmp_path / "b").exists()
 
 
 def test_dam_with_coefficients_file(tmp_path, dirs, base):

@@ -11,6 +11,7 @@ import pytest
 from compbench.cli import main
 from compbench.cli.options import CONVENTIONS, DTYPE_CHOICES, RETIRED
 from compbench.engines import ENGINES
+from compbench.evaluation.engine import EVALUATION_ENGINES
 from compbench.tasks import SPLITS
 
 
@@ -60,7 +61,7 @@ CHECKS = {
     "--cache-dir": lambda o: isinstance(o.type, click.Path),
     "--base-model": lambda o: not o.is_flag,
     "--max-new-tokens": _int_range_from_1,
-    "--engine": lambda o: isinstance(o.type, click.Choice) and tuple(o.type.choices) == ENGINES
+    "--engine": lambda o: isinstance(o.type, click.Choice) and tuple(o.type.choices) in (ENGINES, EVALUATION_ENGINES)
     and o.default == "local",
     "--ray-address": lambda o: o.metavar == "ADDR" and o.default is None,
     "--actors": lambda o: _int_range_from_1(o) and o.default is None,

@@ -57,7 +57,7 @@ def run(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_wheel_contains_the_packages_and_no_tests(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for package in ("compbench/", "builders/", "data_cards/"):
+    for package in ("compbench/", "compbench/evaluation/", "compbench/methods/", "builders/", "data_cards/"):
         assert any(n.startswith(package) for n in names), package
     for data in ("compbench/leaderboard/paper_reference.json", "compbench/leaderboard/assets/page.html",
                  "compbench/leaderboard/assets/leaderboard.js", "compbench/leaderboard/assets/leaderboard.css"):
@@ -74,6 +74,11 @@ def test_the_core_install_has_no_torch_and_scores(venv, tmp_path):
     result = run(venv, tmp_path, "tasks", "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) > 20
+    result = run(venv, tmp_path, "-h")
+    assert "score" in result.stdout and "evaluate" in result.stdout
+    result = run(venv, tmp_path, "methods", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 22
     out = tmp_path / "results.json"
     result = run(venv, tmp_path, "score", str(ROOT / "examples/predictions.jsonl"), "--references",
                  str(ROOT / "examples/references.jsonl"), "--out", str(out))

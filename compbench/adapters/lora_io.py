@@ -14,6 +14,7 @@ kept exactly by writing ``lora_alpha = scaling * r``, with ``rank_pattern`` / ``
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -29,7 +30,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 
 from compbench.errors import InputError
-from compbench.fileio import atomic_path, make_staging_dir, read_json_strict, write_json
+from compbench.fileio import atomic_path, make_staging_dir, read_json_strict, sha256_file, write_json
 from compbench.safe_weights import pickled_state_to_safetensors
 
 CONFIG_NAME = "adapter_config.json"
@@ -178,6 +179,19 @@ def load_lora(path: str | Path) -> LoraAdapter:
         modules[module] = LoraFactors(A=A, B=B, scaling=_scaling(config, module, int(A.shape[0]),
                                                                            directory / CONFIG_NAME))
     return LoraAdapter(base_model=config.get("base_model_name_or_path"), config=config, modules=modules)
+
+
+def adapter_sha256(path: str | Path) -> str:
+    """A content hash of a PEFT LoRA directory: of its config and its weights, the files that decide its effect."""
+    directory = Path(path)
+    digest = hashlib.sha256()
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        file = directory / name
+        if not file.is_file():
+            raise InputError(f"no {name}" + (" (adapter directory not found)" if not directory.is_dir() else ""),
+                             directory)
+        digest.update(f"{name}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -37,7 +37,7 @@ def model_provider(*, backend: str = "transformers", translator: str | Path | Ma
     ``batch_size`` / ``max_length`` left at None use each generator's own default.
     """
     from compbench.generation.registry import TONE_BACKENDS, check_translation_backend
-    from compbench.generation.vllm_tone import VLLM_MISSING
+    from compbench.generation.vllm_tone import vllm_missing
 
     check_translation_backend(backend)
     if tone_backend not in TONE_BACKENDS:
@@ -45,7 +45,7 @@ def model_provider(*, backend: str = "transformers", translator: str | Path | Ma
     if compute_type is not None and backend != "ctranslate2":
         raise ConfigError("--compute-type is CTranslate2's: use it with --backend ctranslate2")
     if tone_backend == "vllm" and missing_modules("vllm"):
-        raise ConfigError(VLLM_MISSING)
+        raise ConfigError(vllm_missing())
     if vllm_options and tone_backend != "vllm":
         raise ConfigError("vllm_options are for tone_backend='vllm'")
     tone_options = {"engine_options": dict(vllm_options)} if vllm_options else {}

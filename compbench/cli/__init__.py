@@ -10,8 +10,10 @@ from compbench.cli import (
     cmd_build,
     cmd_demo,
     cmd_efficiency,
+    cmd_evaluate,
     cmd_judge,
     cmd_leaderboard,
+    cmd_methods,
     cmd_release,
     cmd_results,
     cmd_score,
@@ -35,6 +37,9 @@ main.add_command(cmd_judge.judge)
 main.add_command(cmd_efficiency.efficiency_command)
 main.add_command(cmd_adapters.adapters)
 main.add_command(cmd_train.train)
+main.add_command(cmd_methods.methods)
+main.add_command(cmd_evaluate.evaluate_command)
+main.add_command(cmd_evaluate.run_grid_command)
 main.add_command(cmd_release.release)
 main.add_command(cmd_release.push)
 main.add_command(cmd_results.push_results)

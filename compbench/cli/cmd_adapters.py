@@ -81,7 +81,9 @@ def _floats(value: str | None, option: str) -> list[float] | None:
         raise ConfigError(f"{option} must be comma-separated numbers, got {value!r}") from None
 
 
-@adapters.command("merge", help="Merge the LoRA adapter directories PATHS into a new LoRA (or bundle) at --out. "
+@adapters.command("merge", help="Merge the LoRA adapters PATHS (PEFT directories or one-adapter bundles) into a new "
+                  "LoRA at --out; with --bundle, write a bundle of METHOD holding the inputs (main task first) and "
+                  "the parameters, merged when it is evaluated (docs/evaluate.md). "
                   f"METHOD is one of: {', '.join(MERGES)}. See docs/methods.md for each definition.")
 @click.argument("method")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -94,7 +96,7 @@ def _floats(value: str | None, option: str) -> list[float] | None:
 @click.option("--space", type=click.Choice(["factors", "delta"]), default=None, help="LM-Cocktail: where weights apply.")
 @click.option("--coefficients", type=click.Path(path_type=Path), default=None,
               help="DAM / ZipLoRA: safetensors file of (N, d_out) column-wise coefficients per module.")
-@click.option("--bundle", is_flag=True, help="Write an adapter bundle (bundle.json + adapters/merged).")
+@click.option("--bundle", is_flag=True, help="Write an adapter bundle of METHOD (bundle.json + the input adapters).")
 @click.option("--base-model", default=None, help="Base model for the bundle (default: from the adapters).")
 @click.option("--device", default=None, help="Where to compute (e.g. cuda); TIES / DARE are slow on CPU.")
 @handle_errors

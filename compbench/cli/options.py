@@ -37,9 +37,9 @@ CONVENTIONS: dict[str, str] = {
     "--cache-dir": "compbench's cache directory",
     "--base-model": "a base model: Hub id or local directory (or a named architecture for efficiency)",
     "--max-new-tokens": "maximum generated tokens per output",
-    "--engine": "where generations run: local (this process) or ray (a Ray cluster)",
+    "--engine": "where generations run: local (this process) or ray (a Ray cluster); evaluation adds vllm",
     "--ray-address": "the Ray cluster to join (--engine ray)",
-    "--actors": "generator actors per stage (--engine ray)",
+    "--actors": "generator actors per build stage or evaluated model plan (--engine ray)",
     "--gpus-per-actor": "GPUs per Ray actor",
     "--cpus-per-actor": "CPUs per Ray actor",
     "--judge-endpoint": "the LLM judge's OpenAI-compatible server (base URL)",
@@ -114,20 +114,28 @@ def max_new_tokens_option(default: int | None, help: str = "Maximum generated to
                         show_default=default is not None, help=help)
 
 
-def engine_options() -> Decorator:
-    """Where generations run (``compbench.engines``): ``--engine`` and the Ray options (docs/engines.md).
+#: What each ``--engine`` choice means, for its help text.
+ENGINE_HELP = {"local": "in this process", "ray": "spread over a Ray cluster (extra [ray])",
+               "vllm": "vLLM in this process, bundles as LoRA requests (extra [vllm], in its own environment)"}
+
+
+def engine_options(engines: tuple[str, ...] = ENGINES) -> Decorator:
+    """Where generations run (``compbench.engines``; evaluation adds ``vllm``): ``--engine`` and the Ray options
+    (docs/engines.md).
 
     The Ray options default to None so that a command can refuse them without ``--engine ray``; pass the
     given ones to :func:`compbench.engines.make_engine` with :func:`engine_arguments`.
     """
+    what = "; ".join(f"{name}: {ENGINE_HELP[name]}" for name in engines)
     options = [
-        click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
-                     help="Where generations run: in this process, or spread over a Ray cluster (extra [ray])."),
+        click.option("--engine", type=click.Choice(engines), default="local", show_default=True,
+                     help=f"Where generations run ({what})."),
         click.option("--ray-address", default=None, metavar="ADDR",
                      help="Ray cluster to join (auto: the one running on this machine) [default: $RAY_ADDRESS, "
                           "else a new local Ray instance]."),
         click.option("--actors", type=click.IntRange(min=1), default=None,
-                     help="Generator actors per stage, each loading the model once [default: 1]."),
+                     help="Generator actors per build stage or evaluated model plan, each loading the model once "
+                          "[default: 1]."),
         click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=None,
                      help="GPUs reserved per actor (fractions share a GPU) [default: 0]."),
         click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,

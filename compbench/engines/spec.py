@@ -39,7 +39,7 @@ class GeneratorSpec:
         kwargs = dict(self.kwargs)
         if self.device is not None:
             kwargs["device"] = device or self.device
-        generator = _import(self.factory)(**kwargs)
+        generator = import_factory(self.factory)(**kwargs)
         if not isinstance(generator, Generator):
             raise ConfigError(f"{self.factory} made a {type(generator).__name__}, which does not implement "
                               "compbench.generation.base.Generator")
@@ -50,7 +50,8 @@ class GeneratorSpec:
         return self.build(device="cpu")
 
 
-def _import(factory: str) -> Callable[..., Any]:
+def import_factory(factory: str) -> Callable[..., Any]:
+    """The callable that ``"package.module:callable"`` names; a :class:`ConfigError` if there is none."""
     module_name, _, attribute = factory.partition(":")
     try:
         target: Any = importlib.import_module(module_name)

@@ -27,7 +27,7 @@ from compbench.generation.tone import END_MARKER, ToneRewriter, cut_at_end_marke
 
 VLLM_CANNOT_TRANSLATE = ("vLLM cannot run Marian (OpusMT, encoder-decoder) models: translate with --backend "
                          "transformers or ctranslate2 (vLLM serves the tone stage: --tone-backend vllm)")
-VLLM_MISSING = ("--tone-backend vllm needs the [vllm] extra, which pins its own torch and transformers: pip install "
+VLLM_MISSING = ("{what} needs the [vllm] extra, which pins its own torch and transformers: pip install "
                 "'compbench[vllm]' into a separate virtual environment on a GPU machine (docs/engines.md)")
 #: vLLM's seed for the engine; greedy decoding does not use it, it only makes the run reproducible as a whole.
 VLLM_SEED = 0
@@ -52,12 +52,17 @@ def completion_output(request_output: Any) -> str | None:
     return cut_at_end_marker(request_output.outputs[0].text)
 
 
-def import_vllm():
+def vllm_missing(what: str = "--tone-backend vllm") -> str:
+    """The error text for ``what`` without vLLM installed: the extra, and its own environment."""
+    return VLLM_MISSING.format(what=what)
+
+
+def import_vllm(what: str = "--tone-backend vllm"):
     """Import ``vllm`` or explain how to install it (its own environment)."""
     try:
         import vllm
     except ImportError:
-        raise ConfigError(VLLM_MISSING) from None
+        raise ConfigError(vllm_missing(what)) from None
     return vllm
 
 

@@ -12,7 +12,7 @@ import difflib
 import importlib
 
 from compbench.errors import ConfigError
-from compbench.methods.spec import BLOCK_TITLES, BLOCKS, MethodSpec
+from compbench.methods.spec import BLOCK_TITLES, BLOCKS, COMBINE_KINDS, MethodSpec, Role
 
 #: The modules that define methods, in the order of the paper's tables.
 FAMILY_MODULES: tuple[str, ...] = ("baselines", "merges", "inefficient", "calibration")
@@ -46,4 +46,30 @@ def methods_in_block(block: str) -> list[MethodSpec]:
     return [spec for spec in METHODS.values() if spec.block == block]
 
 
-__all__ = ["BLOCKS", "BLOCK_TITLES", "METHODS", "MethodSpec", "get_method", "methods_in_block"]
+def find_method(**facts: object) -> MethodSpec:
+    """The one registered method whose fields equal ``facts`` (e.g. ``combine="adapter", adapters=("main",)``)."""
+    found = [spec for spec in METHODS.values() if all(getattr(spec, key) == value for key, value in facts.items())]
+    if len(found) != 1:
+        wanted = ", ".join(f"{key}={value!r}" for key, value in facts.items())
+        raise ConfigError(f"the method registry has {len(found)} methods with {wanted}; expected exactly one")
+    return found[0]
+
+
+def adapter_method(role: Role) -> str:
+    """The id of the method that runs one LoRA of ``role``: main-lora, aux-lora or joint-expert."""
+    return find_method(combine="adapter", adapters=(role,)).id
+
+
+def calibration_method(kind: str, shared: bool, with_loras: bool) -> str:
+    """The id of a Learnable Calibration method: ``lc`` / ``lc++``, ``-shared``, ``-no-lora``."""
+    return find_method(combine="calibration", calibration=kind, shared=shared,
+                       adapters=("main", "aux") if with_loras else ()).id
+
+
+def learned_merges() -> tuple[str, ...]:
+    """Merges whose weights are learned on compositional data (``compbench train merge-coefficients``)."""
+    return tuple(spec.id for spec in METHODS.values() if spec.combine == "merge" and spec.trained_on_compositional)
+
+
+__all__ = ["BLOCKS", "BLOCK_TITLES", "COMBINE_KINDS", "METHODS", "MethodSpec", "adapter_method",
+           "calibration_method", "find_method", "get_method", "learned_merges", "methods_in_block"]

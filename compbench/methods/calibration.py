@@ -24,7 +24,8 @@ def _calibration(kind: str, shared: bool, loras: bool) -> MethodSpec:
     short = ("Shared " if shared else "") + kind.upper() + ("" if loras else " w/o LoRAs")
     block = "ablation" if not loras else ("shared" if shared else "ours")
     return MethodSpec(method_id, label, short, block, adapters=("main", "aux") if loras else (),
-                      combine="calibration", calibration=kind, shared=shared, trained_on_compositional=True,
+                      combine="calibration", calibration=kind, shared=shared,
+                      learned=("calibration",), trained_on_compositional=True,
                       params=_lc if kind == "lc" else _lc_plus,
                       scope="shared by the four families" if shared else "per compositional task",
                       reference=_PAPER)

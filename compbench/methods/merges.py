@@ -24,6 +24,7 @@ def _merge(method_id: str, label: str, short: str, **extra) -> MethodSpec:
 
 
 _LEARNED = {"trained_on_compositional": True, "scope": "per compositional task"}
+_WEIGHTS = {**_LEARNED, "learned": ("weights",)}
 
 SPECS = (
     _merge("linear", "Linear merge", "Linear"),
@@ -31,9 +32,9 @@ SPECS = (
     _merge("ties", "TIES merge", "TIES", reference="Yadav et al. 2023"),
     _merge("dare", "DARE merge", "DARE", reference="Yu et al. 2024"),
     _merge("slerp", "Slerp merge", "Slerp"),
-    _merge("lorahub", "LoraHub merge", "LoraHub", params=_weights, reference="Huang et al. 2024", **_LEARNED),
+    _merge("lorahub", "LoraHub merge", "LoraHub", params=_weights, reference="Huang et al. 2024", **_WEIGHTS),
     _merge("lm-cocktail", "LM-Cocktail merge", "LM-Cocktail", params=_weights, reference="Xiao et al. 2024",
-           **_LEARNED),
-    _merge("dam", "DAM/ZipLoRA merge", "DAM/ZipLoRA", params=_columnwise,
+           **_WEIGHTS),
+    _merge("dam", "DAM/ZipLoRA merge", "DAM/ZipLoRA", params=_columnwise, learned=("coefficients",),
            reference="Gauthier-Caron et al. 2024; Shah et al. 2024", **_LEARNED),
 )

@@ -4,22 +4,24 @@ Each function loads the base model (safetensors, no remote code), reads the exam
 resumable loop (checkpoints in ``<output>.checkpoints`` unless told otherwise, removed once the bundle is
 written) and writes the bundle with :func:`compbench.bundle.write_bundle`, whole or not at all.
 
-Method ids written to ``bundle.json`` (the ids of :data:`compbench.efficiency.METHODS`):
+Method ids written to ``bundle.json`` are looked up in the method registry (:mod:`compbench.methods`), never
+spelled here:
 
-- ``train_lora_bundle``: ``main-lora`` for a main task (sum, reply), ``aux-lora`` for an auxiliary task
-  (tr-xx, tone-xx); ``joint-expert`` when trained on compositional sub-tasks;
+- ``train_lora_bundle``: the single-LoRA method of the task's role: ``main-lora`` for a main task (sum,
+  reply), ``aux-lora`` for an auxiliary task (tr-xx, tone-xx); ``joint-expert`` when trained on compositional
+  sub-tasks;
 - ``train_calibration_bundle``: ``lc`` / ``lc++``, with ``-shared`` when the data span several families and
-  ``-no-lora`` for the ablation without LoRAs; the input LoRAs are copied into the bundle and the
-  calibration goes to ``calibration.safetensors``;
-- ``train_merge_bundle``: ``dam`` (column-wise coefficients in ``calibration.safetensors``), ``lorahub`` or
-  ``lm-cocktail`` (weights in the parameters); the input LoRAs are copied into the bundle.
+  ``-no-lora`` for the ablation without LoRAs; the input LoRAs are copied into the bundle (with their tasks,
+  when given as bundles) and the calibration goes to ``calibration.safetensors``;
+- ``train_merge_bundle``: the learned merges, ``dam`` (column-wise coefficients in
+  ``calibration.safetensors``), ``lorahub`` or ``lm-cocktail`` (weights in the parameters); the input LoRAs
+  are copied into the bundle.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.adapters.calibration import (
@@ -30,10 +32,12 @@ from compbench.adapters.calibration import (
     mean_factors,
     save_calibration,
 )
-from compbench.adapters.lora_io import LoraAdapter, load_lora, save_lora
-from compbench.bundle import Bundle, read_bundle, write_bundle
+from compbench.adapters.lora_io import LoraAdapter, save_lora
+from compbench.bundle import Bundle, load_input_adapter, read_bundle, unique_names, write_bundle
 from compbench.errors import ConfigError, InputError
-from compbench.schemas import BUNDLE_MANIFEST_NAME
+from compbench.methods import adapter_method, learned_merges
+from compbench.methods import calibration_method as registry_calibration_method
+from compbench.methods.roles import role_of_task
 from compbench.tasks import get_task
 from compbench.training.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_LEARNING_RATE, train_calibration
 from compbench.training.coefficients import COEFFICIENT_LEARNING_RATE, train_merge_coefficients
@@ -42,27 +46,8 @@ from compbench.training.loop import TrainConfig, TrainResult
 from compbench.training.lora import LORA_LEARNING_RATE, LoraSettings, train_lora
 from compbench.training.models import load_base_model
 
-MERGE_METHODS: tuple[str, ...] = ("dam", "lorahub", "lm-cocktail")
-
-
-@dataclass
-class InputAdapter:
-    name: str
-    task: str | None
-    adapter: LoraAdapter
-
-
-def load_input_adapter(path: str | Path) -> InputAdapter:
-    """A LoRA given as a PEFT directory or as a bundle holding exactly one adapter."""
-    path = Path(path)
-    if (path / BUNDLE_MANIFEST_NAME).is_file():
-        bundle = read_bundle(path)
-        if len(bundle.manifest.adapters) != 1:
-            raise InputError(f"the bundle holds {len(bundle.manifest.adapters)} adapters; pass one adapter "
-                             "(its directory under adapters/)", path)
-        entry = bundle.manifest.adapters[0]
-        return InputAdapter(entry.name, entry.task, load_lora(bundle.adapter_path(entry.name)))
-    return InputAdapter(path.name, None, load_lora(path))
+#: The merges whose weights are learned on compositional data, from the registry.
+MERGE_METHODS: tuple[str, ...] = learned_merges()
 
 
 def check_output(output: str | Path) -> Path:
@@ -82,16 +67,6 @@ def _result_parameters(config: TrainConfig, result: TrainResult, examples: int, 
             "first_loss": result.first_loss, "last_loss": result.last_loss, "skipped_examples": len(result.skipped)}
 
 
-def _unique_names(inputs: Sequence[InputAdapter]) -> dict[str, InputAdapter]:
-    named: dict[str, InputAdapter] = {}
-    for item in inputs:
-        name, k = item.name, 2
-        while name in named:
-            name, k = f"{item.name}-{k}", k + 1
-        named[name] = item
-    return named
-
-
 # ------------------------------------------------------------------------------------------------ LoRA
 def train_lora_bundle(base_model: str, release: str | Path, subtasks: Sequence[str], output: str | Path, *,
                       settings: LoraSettings | None = None, config: TrainConfig | None = None,
@@ -106,10 +81,11 @@ def train_lora_bundle(base_model: str, release: str | Path, subtasks: Sequence[s
         if len(names) != 1:
             raise ConfigError("a single-task LoRA is trained on one task; pass one task id")
         task = get_task(names[0])
-        method = "main-lora" if task.main in ("sum", "reply") else "aux-lora"
+        method = adapter_method(role_of_task(task.id))
         adapter_name = task.config_name
     elif "single" not in kinds:
-        method, adapter_name = "joint-expert", "joint-expert"
+        method = adapter_method("joint")
+        adapter_name = method
     else:
         raise ConfigError("do not mix single tasks and compositional sub-tasks in one LoRA")
     settings = settings or LoraSettings()
@@ -125,7 +101,7 @@ def train_lora_bundle(base_model: str, release: str | Path, subtasks: Sequence[s
                   "split": split}
     bundle = write_bundle(output, base_model=base_model, base_revision=revision, method=method,
                           adapters={adapter_name: checkpoints / "adapter"},
-                          tasks={adapter_name: names[0]} if method != "joint-expert" else None,
+                          tasks={adapter_name: names[0]} if kinds == {"single"} else None,
                           parameters=parameters, subtasks=names)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return bundle
@@ -133,8 +109,8 @@ def train_lora_bundle(base_model: str, release: str | Path, subtasks: Sequence[s
 
 # ----------------------------------------------------------------------------------------- calibration
 def calibration_method(kind: str, shared: bool, with_loras: bool) -> str:
-    """``lc`` / ``lc++`` with ``-shared`` and ``-no-lora`` as applicable."""
-    return check_kind(kind) + ("-shared" if shared else "") + ("" if with_loras else "-no-lora")
+    """The registry's id for ``lc`` / ``lc++`` with ``-shared`` and ``-no-lora`` as applicable."""
+    return registry_calibration_method(check_kind(kind), shared, with_loras)
 
 
 def train_calibration_bundle(base_model: str, release: str | Path, families: Sequence[str],
@@ -159,7 +135,7 @@ def train_calibration_bundle(base_model: str, release: str | Path, families: Seq
     if any(get_task(n).kind != "compositional" for n in names):
         raise ConfigError("calibration trains on compositional sub-tasks (e.g. --family sum+tr)")
     shared = len({get_task(n).family for n in names}) > 1
-    inputs = _unique_names([load_input_adapter(path) for path in adapters])
+    inputs = unique_names([load_input_adapter(path) for path in adapters])
     loras = [item.adapter for item in inputs.values()]
     chains = subtask_chains(names, inputs)
     if chains is not None and export_lora is not None:
@@ -239,7 +215,7 @@ def train_merge_bundle(base_model: str, release: str | Path, families: Sequence[
         raise ConfigError(f"unknown merge method {method!r}; choose one of {', '.join(MERGE_METHODS)}")
     output = check_output(output)
     names = resolve_subtasks(families)
-    inputs = _unique_names([load_input_adapter(path) for path in adapters])
+    inputs = unique_names([load_input_adapter(path) for path in adapters])
     if len(inputs) < 2:
         raise ConfigError(f"{method} merges at least two adapters (give --adapter twice or more)")
     loras = [item.adapter for item in inputs.values()]
@@ -285,9 +261,10 @@ def load_calibrated_bundle(bundle_dir: str | Path, model, fold: bool = True, sub
     trained on :func:`subtask_chains`), the sub-task whose LoRAs to use; required for such a bundle.
     """
     from compbench.adapters.calibration import apply_calibration, fold_calibration, load_calibration
+    from compbench.methods import get_method
 
     bundle = read_bundle(bundle_dir)
-    if not bundle.manifest.method.startswith("lc"):
+    if get_method(bundle.manifest.method).combine != "calibration":
         raise InputError(f"method {bundle.manifest.method!r} is not a Learnable Calibration bundle", bundle.path)
     if bundle.calibration_path is None:
         raise InputError("the bundle has no calibration file", bundle.path)

@@ -49,12 +49,18 @@ class ChatFormatter:
             warnings.warn("the tokenizer has no chat template: using '<prompt>\\n\\n<response><eos>' instead",
                           stacklevel=2)
 
-    def prompt_text(self, message: str) -> str:
-        """What the model sees before it starts answering (also what generation should use)."""
+    def prompt_text(self, message: str, shots: Sequence[tuple[str, str]] = ()) -> str:
+        """What the model sees before it starts answering (also what generation uses).
+
+        ``shots`` are solved examples ``(message, response)`` shown first as earlier turns of the conversation
+        (in-context learning).
+        """
         if self.has_template:
-            return self.tokenizer.apply_chat_template([{"role": "user", "content": message}], tokenize=False,
+            turns = [turn for shot_message, response in shots for turn in (
+                {"role": "user", "content": shot_message}, {"role": "assistant", "content": response})]
+            return self.tokenizer.apply_chat_template([*turns, {"role": "user", "content": message}], tokenize=False,
                                                       add_generation_prompt=True)
-        return f"{message}\n\n"
+        return "".join(f"{m}\n\n{r}\n\n" for m, r in shots) + f"{message}\n\n"
 
     def response_text(self, message: str, response: str) -> str:
         if not self.has_template:
