@@ -429,9 +429,10 @@ def _families_report(done: Done) -> str:
 
 def format_single_task(scores: dict[str, dict]) -> str:
     """The single-task scores as a small table: task, metric, with its LoRA, base model alone."""
-    lines = ["task        metric   LoRA    base model alone"]
+    width = max([len("task"), *map(len, scores)]) + 2
+    lines = [f"{'task':<{width}}metric   LoRA    base model alone"]
     for task, info in scores.items():
-        lines.append(f"{task:<12}{info['metric']:<9}{info['lora']:>5.1f}   {info['base']:>5.1f}")
+        lines.append(f"{task:<{width}}{info['metric']:<9}{info['lora']:>5.1f}   {info['base']:>5.1f}")
     return "\n".join(lines)
 
 
