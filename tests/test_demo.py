@@ -29,6 +29,8 @@ def test_demo_fast_end_to_end_and_rerun(tmp_path):
     assert first.exit_code == 0, first.output
     assert "not Spanish, French or German" in first.output
     table = _table2(first.output)
+    assert "Paper's ordering: multi-step, joint-expert, LC and LC++ above" in table
+    assert re.search(r"^Table 4: calibration on top of the LoRAs above .* in \d+ of 16 cells", table, re.M)
     for spec in METHODS.values():  # every method of Table 2 has its row (Table 4's ablation has its own table)
         if spec.block != "ablation":
             assert f"| {spec.label} |" in table, spec.label
@@ -94,3 +96,43 @@ def test_steps_are_reused_only_with_the_same_fingerprint(tmp_path):
     assert not (tmp_path / "a" / "b" / "half.txt").exists()
     rerun = workers.run(tmp_path, [Job("a/b", {"x": 3}, make)], lambda job, done: None)[0]
     assert not rerun.reused and len(calls) == 3
+
+
+def test_the_ordering_check_compares_each_candidate_with_the_best_single_adapter_or_plain_merge(tmp_path):
+    from compbench.demo.orderings import format_orderings, orderings
+    from compbench.methods import METHODS
+
+    label = {m: s.label for m, s in METHODS.items()}
+    rows = {"main-lora": (10.0, 50.0), "aux-lora": (20.0, 5.0), "ties": (30.0, 40.0),
+            "lorahub": (90.0, 90.0),  # a learned merge: not a comparator
+            "multi-step": (31.0, 45.0), "joint-expert": (80.0, 80.0), "lc": (29.0, 51.0), "lc++": (40.0, "")}
+    lines = ["block,Method,A R-L,A R-L CI low,A R-L CI high,A R-L mark,B W-R,B W-R CI low,B W-R CI high,B W-R mark"]
+    lines += [f"x,{label[m]},{a},0,0,,{b},0,0," for m, (a, b) in rows.items()]
+    (tmp_path / "table2.csv").write_text("\n".join(lines) + "\n")
+    found = {(o.method, o.column): o for o in orderings(tmp_path / "table2.csv")}
+    candidates = {(label[m], c) for m in ("multi-step", "joint-expert", "lc", "lc++") for c in ("A R-L", "B W-R")}
+    assert set(found) == candidates - {(label["lc++"], "B W-R")}  # an empty cell is no score
+    assert {key for key, o in found.items() if o.holds} == {
+        (label["multi-step"], "A R-L"), (label["joint-expert"], "A R-L"), (label["joint-expert"], "B W-R"),
+        (label["lc"], "B W-R"), (label["lc++"], "A R-L")}
+    assert found[(label["lc"], "A R-L")].best_label == label["ties"]
+    assert found[(label["lc"], "B W-R")].best_score == 50.0
+    assert "Holds in 5 of 7 cells." in format_orderings(list(found.values()))
+
+
+def test_the_ablation_check_pairs_each_calibration_with_the_same_without_loras(tmp_path):
+    from compbench.demo.orderings import ablation_orderings, format_ablation
+    from compbench.methods import METHODS
+
+    short = {m: s.short for m, s in METHODS.items()}
+    scores = {"lc": 30.0, "lc-no-lora": 20.0, "lc++": 10.0, "lc++-no-lora": 12.0,
+              "lc-shared": 5.0, "lc-shared-no-lora": 4.0, "lc++-shared": 9.0, "lc++-shared-no-lora": 1.0}
+    lines = ["block,Method,A R-L,A R-L CI low,A R-L CI high,A R-L mark"]
+    lines += [f"x,{short[m]},{v},0,0," for m, v in scores.items()]
+    (tmp_path / "table4.csv").write_text("\n".join(lines) + "\n")
+    found = {o.method: o for o in ablation_orderings(tmp_path / "table4.csv")}
+    assert {m: (o.best_label, o.holds) for m, o in found.items()} == {
+        short["lc"]: (short["lc-no-lora"], True), short["lc++"]: (short["lc++-no-lora"], False),
+        short["lc-shared"]: (short["lc-shared-no-lora"], True), short["lc++-shared"]: (short["lc++-shared-no-lora"], True)}
+    assert format_ablation(list(found.values())).startswith(
+        "Table 4: calibration on top of the LoRAs above the same calibration without them in 3 of 4 cells; not: ")

@@ -22,6 +22,7 @@ from compbench.cli.options import out_option, progress_option, seed_option
 def demo(out: str, fast: bool, seed: int, no_progress: bool) -> None:
     """Build a synthetic release, pretrain a tiny model, train its LoRAs, make and evaluate a bundle of every method
     of Table 2, score them and build the leaderboard: every stage of compbench, offline, on a CPU."""
+    from compbench.demo.orderings import ablation_orderings, format_ablation, format_orderings, orderings
     from compbench.demo.pipeline import format_single_task, run_demo
 
     start = time.perf_counter()
@@ -31,6 +32,9 @@ def demo(out: str, fast: bool, seed: int, no_progress: bool) -> None:
     click.echo(format_single_task(result.single_task))
     click.echo("")
     click.echo(result.table2.rstrip("\n"))
+    click.echo("")
+    click.echo(format_orderings(orderings(result.tables / "table2.csv")))
+    click.echo(format_ablation(ablation_orderings(result.tables / "table4.csv")))
     click.echo("")
     click.echo("Synthetic world: tr-es/fr/de are made-up stand-in languages, not Spanish/French/German; a tiny model, "
                "not the paper's. See docs/demo.md.")

@@ -60,7 +60,7 @@ class DemoSettings:
     calibration_lr: float = 5e-3
     calibration_steps: int = 80  # per family; the shared variants twice as many
     coefficient_lr: float = 5e-3
-    coefficient_steps: int = 40  # per sub-task
+    coefficient_steps: int = 40  # per family
     few_examples: int = 5
     lorahub_budget: int = 12
     max_new_tokens: int = 48

@@ -33,7 +33,7 @@ from compbench.adapters.calibration import (
     save_calibration,
 )
 from compbench.adapters.lora_io import LoraAdapter, save_lora
-from compbench.bundle import Bundle, load_input_adapter, read_bundle, unique_names, write_bundle
+from compbench.bundle import Bundle, InputAdapter, load_input_adapter, read_bundle, unique_names, write_bundle
 from compbench.errors import ConfigError, InputError
 from compbench.methods import adapter_method, learned_merges
 from compbench.methods import calibration_method as registry_calibration_method
