@@ -16,6 +16,8 @@ from compbench.extras import missing_modules, require_extra
 
 TRANSLATOR_FACTORY = "compbench.generation.registry:make_translator"
 TONE_FACTORY = "compbench.generation.registry:make_tone_rewriter"
+SYNTHETIC = "synthetic"  # compbench.generation.synthetic.SYNTHETIC, named here without importing the generators
+SYNTHETIC_WORLD = "synthetic-world:0"
 
 
 def model_provider(*, backend: str = "transformers", translator: str | Path | Mapping[str, str] | None = None,
@@ -29,7 +31,9 @@ def model_provider(*, backend: str = "transformers", translator: str | Path | Ma
     ``backend``: ``transformers`` or ``ctranslate2`` (``compute_type``: CTranslate2's, default int8 on CPU and
     int8_float16 on CUDA); ``tone_model``: the LoRA adapter (Hub id or directory) or a directory holding ``base/``
     and ``adapter/``; ``tone_backend``: ``transformers`` or ``vllm`` (extra ``[vllm]``, its own environment;
-    ``vllm_options`` go to ``vllm.LLM``, e.g. ``{"gpu_memory_utilization": 0.85}``).
+    ``vllm_options`` go to ``vllm.LLM``, e.g. ``{"gpu_memory_utilization": 0.85}``). ``backend`` /
+    ``tone_backend`` ``synthetic``: the demo world's rules (no extra needed); ``translator`` / ``tone_model`` are
+    then its world id, ``synthetic-world:SEED`` (default seed 0).
     ``batch_size`` / ``max_length`` left at None use each generator's own default.
     """
     from compbench.generation.registry import TONE_BACKENDS, check_translation_backend
@@ -61,15 +65,18 @@ def model_provider(*, backend: str = "transformers", translator: str | Path | Ma
     def provide(task: str) -> GeneratorSpec:
         kind, _, variant = task.partition("-")
         if kind == "tr":
-            require_extra("ctranslate2" if backend == "ctranslate2" else "build", f"generating {task} references")
+            if backend != SYNTHETIC:  # the synthetic world's rules need no model, hence no extra
+                require_extra("ctranslate2" if backend == "ctranslate2" else "build", f"generating {task} references")
             return GeneratorSpec(TRANSLATOR_FACTORY, {
-                "backend": backend, "model": translator or DEFAULT_TRANSLATOR, "lang": variant, "dtype": dtype,
+                "backend": backend, "model": translator or (SYNTHETIC_WORLD if backend == SYNTHETIC
+                                                            else DEFAULT_TRANSLATOR), "lang": variant, "dtype": dtype,
                 **translator_options, **sizes}, device=device)
         if kind == "tone":
-            require_extra("build", f"generating {task} references")
+            if tone_backend != SYNTHETIC:
+                require_extra("build", f"generating {task} references")
             return GeneratorSpec(TONE_FACTORY, {
-                "model": str(tone_model or DEFAULT_TONE_MODEL), "tone": variant, "backend": tone_backend,
-                "dtype": dtype, **tone_options, **sizes}, device=device)
+                "model": str(tone_model or (SYNTHETIC_WORLD if tone_backend == SYNTHETIC else DEFAULT_TONE_MODEL)),
+                "tone": variant, "backend": tone_backend, "dtype": dtype, **tone_options, **sizes}, device=device)
         raise ConfigError(f"no generator for task {task!r}")
 
     return provide

@@ -8,6 +8,7 @@ from compbench import __version__
 from compbench.cli import (
     cmd_adapters,
     cmd_build,
+    cmd_demo,
     cmd_efficiency,
     cmd_evaluate,
     cmd_judge,
@@ -45,3 +46,4 @@ main.add_command(cmd_results.push_results)
 main.add_command(cmd_results.pull_results)
 main.add_command(cmd_leaderboard.leaderboard)
 main.add_command(cmd_submit.submit)
+main.add_command(cmd_demo.demo)

@@ -98,13 +98,15 @@ def _no_measurement(estimate) -> str:
 @out_option("Release directory to write (replaced atomically at the end).", default="release")
 @limit_option("Keep at most N rows per sub-task and split (quick builds).")
 @cache_dir_option()
-@click.option("--backend", type=click.Choice(["transformers", "ctranslate2"]), default="transformers",
-              show_default=True, help="Translation backend.")
+@click.option("--backend", type=click.Choice(["transformers", "ctranslate2", "synthetic"]), default="transformers",
+              show_default=True, help="Translation backend; synthetic: the demo world's rules, --translator then "
+                                      "names the world, synthetic-world:SEED (docs/demo.md).")
 @click.option("--compute-type", type=click.Choice(COMPUTE_TYPES), default=None,
               help="CTranslate2 compute type (--backend ctranslate2) [default: int8 on cpu; on cuda int8_float16, "
                    "or --dtype when it is float16/bfloat16].")
-@click.option("--tone-backend", type=click.Choice(["transformers", "vllm"]), default="transformers",
-              show_default=True, help="Tone model runtime; vllm needs the [vllm] extra in its own environment.")
+@click.option("--tone-backend", type=click.Choice(["transformers", "vllm", "synthetic"]), default="transformers",
+              show_default=True, help="Tone model runtime; vllm needs the [vllm] extra in its own environment; "
+                                      "synthetic: the demo world's rules, --tone-model then names the world.")
 @click.option("--translator", "translator", multiple=True, metavar="ID_OR_DIR",
               help="Translation model: Hub id or directory, a template with {lang}, or xx=ID_OR_DIR per language.")
 @click.option("--tone-model", default=None, metavar="ID_OR_DIR",

@@ -2,7 +2,9 @@
 
 A new translation backend is one module with a class taking ``(model, lang, *, revision, device, dtype,
 batch_size, max_length, **options)`` and one line in :data:`TRANSLATION_BACKENDS`; a tone backend is a
-:class:`~compbench.generation.tone.ToneRewriter` subclass and one line in :data:`TONE_BACKENDS`.
+:class:`~compbench.generation.tone.ToneRewriter` subclass and one line in :data:`TONE_BACKENDS`. The ``synthetic``
+backend of both is the demo world's rules, named by a world id ``synthetic-world:SEED`` in place of a model
+(:mod:`compbench.generation.synthetic`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from compbench.errors import ConfigError
 from compbench.generation.base import Generator
 from compbench.generation.ctranslate2_backend import CT2Translator
+from compbench.generation.synthetic import SYNTHETIC, SyntheticToneRewriter, SyntheticTranslator
 from compbench.generation.tone import ToneRewriter
 from compbench.generation.translation import MarianTranslator, translation_task
 from compbench.generation.vllm_tone import VLLM_CANNOT_TRANSLATE, VLLMToneRewriter
@@ -21,10 +24,12 @@ from compbench.generation.vllm_tone import VLLM_CANNOT_TRANSLATE, VLLMToneRewrit
 TRANSLATION_BACKENDS: dict[str, Callable[..., Generator]] = {
     "transformers": MarianTranslator,
     "ctranslate2": CT2Translator,
+    SYNTHETIC: SyntheticTranslator,
 }
-TONE_BACKENDS: dict[str, type[ToneRewriter]] = {
+TONE_BACKENDS: dict[str, type[ToneRewriter] | type[SyntheticToneRewriter]] = {
     "transformers": ToneRewriter,
     "vllm": VLLMToneRewriter,
+    SYNTHETIC: SyntheticToneRewriter,
 }
 
 DEFAULT_TRANSLATOR = "Helsinki-NLP/opus-mt-en-{lang}"
@@ -117,10 +122,12 @@ def make_tone_rewriter(
     ``model``: ``None`` for the RedPajama base + llm-toys LoRA, the adapter (Hub id or directory), or a
     directory holding ``base/`` and ``adapter/``; ``base`` overrides the base model. ``backend``: ``transformers``
     (PEFT merge, ``generate``) or ``vllm`` (:class:`~compbench.generation.vllm_tone.VLLMToneRewriter`);
-    ``options`` go to the backend class (e.g. vLLM's ``engine_options``).
+    ``options`` go to the backend class (e.g. vLLM's ``engine_options``). ``synthetic``: ``model`` is a world id.
     """
     if backend not in TONE_BACKENDS:
         raise ConfigError(f"unknown tone backend {backend!r} (choose one of {', '.join(TONE_BACKENDS)})")
+    if backend == SYNTHETIC:  # rules, not a model: nothing to download, no base and adapter to resolve
+        return SyntheticToneRewriter(str(model), tone)
     base_source, adapter_source = tone_model_sources(model, base)
     return TONE_BACKENDS[backend](
         base_source, adapter_source, tone,

@@ -33,7 +33,7 @@ from compbench.adapters.calibration import (
     save_calibration,
 )
 from compbench.adapters.lora_io import LoraAdapter, save_lora
-from compbench.bundle import Bundle, load_input_adapter, read_bundle, unique_names, write_bundle
+from compbench.bundle import Bundle, InputAdapter, load_input_adapter, read_bundle, unique_names, write_bundle
 from compbench.errors import ConfigError, InputError
 from compbench.methods import adapter_method, learned_merges
 from compbench.methods import calibration_method as registry_calibration_method
@@ -123,7 +123,9 @@ def train_calibration_bundle(base_model: str, release: str | Path, families: Seq
     """Learn LC / LC++ on compositional data of ``families`` on top of the mean of ``adapters``.
 
     No adapters = the ablation without LoRAs. Several families = the shared variant (one calibration for all;
-    the examples are a seeded sample of their union). ``export_lora`` also writes the calibrated model as a
+    the examples are a seeded sample of their union). When the adapters name their tasks (bundles from ``train
+    lora``) and the sub-tasks compose different ones, each sub-task's examples start from the mean of its own
+    LoRAs (:func:`subtask_chains`), as ``compbench evaluate`` applies them. ``export_lora`` also writes the calibrated model as a
     plain PEFT LoRA of rank r+1 / r+s there.
     """
     output = check_output(output)
@@ -135,7 +137,11 @@ def train_calibration_bundle(base_model: str, release: str | Path, families: Seq
     shared = len({get_task(n).family for n in names}) > 1
     inputs = unique_names([load_input_adapter(path) for path in adapters])
     loras = [item.adapter for item in inputs.values()]
-    merged = mean_factors(loras) if loras else None
+    chains = subtask_chains(names, inputs)
+    if chains is not None and export_lora is not None:
+        raise ConfigError("the sub-tasks start from different LoRAs, so there is no one plain LoRA to export; "
+                          "export per sub-task (calibrate one sub-task)")
+    merged = mean_factors(loras) if loras and chains is None else None
     config = config or TrainConfig(learning_rate=CALIBRATION_LEARNING_RATE)
     rows = load_examples(release, names, split=split, limit=examples, seed=config.seed)
     model, tokenizer = load_base_model(base_model, revision=revision, dtype=dtype)
@@ -143,10 +149,12 @@ def train_calibration_bundle(base_model: str, release: str | Path, families: Seq
         model.to(device)
     checkpoints = checkpoints_for(output, checkpoint_dir)
     calibration, result = train_calibration(model, tokenizer, rows, kind, loras or None, rank=rank, config=config,
-                                            checkpoint_dir=checkpoints, max_length=max_length, progress=progress)
+                                            checkpoint_dir=checkpoints, max_length=max_length, progress=progress,
+                                            chains=chains)
     save_calibration(calibration, checkpoints / "calibration.safetensors")
+    start = None if not loras else "mean-factors" if chains is None else "mean-factors of each sub-task's LoRAs"
     parameters = {"kind": kind, "rank": calibration.rank, "shared": shared, "with_loras": bool(loras),
-                  "start": "mean-factors" if loras else None, "families": sorted({get_task(n).family for n in names}),
+                  "start": start, "families": sorted({get_task(n).family for n in names}),
                   "calibration_parameters": calibration.num_parameters(),
                   **_result_parameters(config, result, len(rows), max_length), "split": split}
     bundle = write_bundle(output, base_model=base_model, base_revision=revision,
@@ -159,6 +167,26 @@ def train_calibration_bundle(base_model: str, release: str | Path, families: Seq
         save_lora(calibration_to_lora(model, calibration, merged, base_model=base_model), export_lora)
     shutil.rmtree(checkpoints, ignore_errors=True)
     return bundle
+
+
+def subtask_chains(subtasks: Sequence[str], inputs: dict[str, InputAdapter]) -> dict[str, list[LoraAdapter]] | None:
+    """Each sub-task's own LoRAs (those of its chain's tasks), when the inputs name their tasks and the sub-tasks
+    compose different ones (a family over three languages, or the shared variant); ``None`` when every sub-task
+    starts from the mean of all the inputs (one sub-task, or inputs without tasks)."""
+    if not inputs or not all(item.task for item in inputs.values()):
+        return None
+    by_task = {item.task: item.adapter for item in inputs.values()}
+    chains = {}
+    for subtask in subtasks:
+        steps = get_task(subtask).steps
+        missing = [task for task in steps if task not in by_task]
+        if missing:
+            raise ConfigError(f"sub-task {subtask} composes {', '.join(steps)}; no adapter given for "
+                              f"{', '.join(missing)}")
+        chains[subtask] = [by_task[task] for task in steps]
+    if all(len(chain) == len(by_task) for chain in chains.values()):
+        return None
+    return chains
 
 
 def export_calibration_lora(calibration: Calibration, model, adapters: Sequence[LoraAdapter], output: str | Path,
@@ -225,9 +253,13 @@ def train_merge_bundle(base_model: str, release: str | Path, families: Sequence[
 
 
 # ------------------------------------------------------------------------------------------- using them
-def load_calibrated_bundle(bundle_dir: str | Path, model, fold: bool = True):
+def load_calibrated_bundle(bundle_dir: str | Path, model, fold: bool = True, subtask: str | None = None):
     """Attach an ``lc*`` bundle to ``model`` (the bundle's base model): fold ``ΔW`` into the weights (default,
-    no inference cost) or wrap the Linears (``fold=False``). Returns the model, changed in place."""
+    no inference cost) or wrap the Linears (``fold=False``). Returns the model, changed in place.
+
+    ``subtask``: for a bundle whose sub-tasks start from their own LoRAs (a family or the shared variant,
+    trained on :func:`subtask_chains`), the sub-task whose LoRAs to use; required for such a bundle.
+    """
     from compbench.adapters.calibration import apply_calibration, fold_calibration, load_calibration
     from compbench.methods import get_method
 
@@ -237,6 +269,14 @@ def load_calibrated_bundle(bundle_dir: str | Path, model, fold: bool = True):
     if bundle.calibration_path is None:
         raise InputError("the bundle has no calibration file", bundle.path)
     calibration = load_calibration(bundle.calibration_path)
-    adapters = list(bundle.load_adapters().values())
+    loaded = bundle.load_adapters()
+    inputs = {a.name: InputAdapter(a.name, a.task, loaded[a.name]) for a in bundle.manifest.adapters}
+    chains = subtask_chains(bundle.manifest.subtasks, inputs) if bundle.manifest.subtasks else None
+    if chains is not None and subtask is None:
+        raise ConfigError("each sub-task of this bundle starts from its own LoRAs; say which sub-task "
+                          f"({', '.join(chains)})")
+    if chains is not None and subtask not in chains:
+        raise ConfigError(f"the bundle was trained for {', '.join(chains)}, not {subtask}")
+    adapters = chains[subtask] if chains is not None else list(loaded.values())
     merged = mean_factors(adapters) if adapters else None
     return (fold_calibration if fold else apply_calibration)(model, calibration, merged)

@@ -15,6 +15,7 @@ Both evaluate a candidate by running the base model with the candidate LoRA atta
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -92,7 +93,10 @@ def lorahub_search(model: nn.Module, tokenizer, examples: Sequence[Example], ada
 
     try:
         torch.manual_seed(seed)
-        recommendation = optimizer.minimize(objective)
+        with warnings.catch_warnings():
+            # NGOpt's Cobyla start passes scipy a stopping radius it corrects itself: nothing a user can act on
+            warnings.filterwarnings("ignore", message="COBYLA: Invalid RHOEND", category=UserWarning)
+            recommendation = optimizer.minimize(objective)
     finally:
         bar.close()
     weights = [float(w) for w in recommendation.value]
