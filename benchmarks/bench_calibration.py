@@ -56,7 +56,7 @@ def random_lora(model: LlamaForCausalLM, seed: int, rank: int = 32, alpha: float
             modules[name] = LoraFactors(A=torch.randn(rank, module.in_features, generator=generator) * 0.01,
                                         B=torch.randn(module.out_features, rank, generator=generator) * 0.01,
                                         scaling=alpha / rank)
-    return LoraAdapter("bench", {}, modules)
+    return LoraAdapter("bench", {"task_type": "CAUSAL_LM"}, modules)
 
 
 def randomize_(calibration, seed: int):

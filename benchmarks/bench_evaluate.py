@@ -127,24 +127,11 @@ def write_release(directory: Path, examples: int, words: int, vocabulary: list[s
     return directory
 
 
-def random_lora(model, seed: int, rank: int = 32, alpha: float = 16):
-    from compbench.adapters.calibration import MODULE_TYPES
-    from compbench.adapters.lora_io import LoraAdapter, LoraFactors
-
-    generator = torch.Generator().manual_seed(seed)
-    modules = {}
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] in MODULE_TYPES:
-            modules[name] = LoraFactors(A=torch.randn(rank, module.in_features, generator=generator) * 0.01,
-                                        B=torch.randn(module.out_features, rank, generator=generator) * 0.01,
-                                        scaling=alpha / rank)
-    return LoraAdapter("bench", {"task_type": "CAUSAL_LM"}, modules)
-
-
 def write_bundles(root: Path, model_dir: Path) -> dict[str, Path]:
     """A multi-step bundle (sum, tr-es LoRAs) and an LC bundle (the same LoRAs and a random calibration)."""
     from transformers import AutoModelForCausalLM
 
+    from benchmarks.bench_calibration import random_lora
     from compbench.adapters.calibration import init_calibration, mean_factors, save_calibration
     from compbench.bundle import write_bundle
 

@@ -50,8 +50,14 @@ def ws(tmp_path_factory):
     return SimpleNamespace(root=root, bundle=bundle, release=release, local=local)
 
 
-def ray_engine(log, **options):
-    return RayEvaluator(RUNTIME, actors=2, batch_size=1, runtime_options={"log": str(log), **options})
+def evaluate_on_ray(ws, out, log, **options):
+    """``evaluate`` of the module's bundle on 2 Ray actors running the logging engine; the engine closed after."""
+    engine = RayEvaluator(RUNTIME, actors=2, batch_size=1, runtime_options={"log": str(log), **options})
+    try:
+        return evaluate(ws.bundle, data=str(ws.release), out=out, cache_dir=out.parent / "cache", engine=engine,
+                        **OPTIONS)
+    finally:
+        engine.close()
 
 
 def prompts(log) -> list[str]:
@@ -59,12 +65,7 @@ def prompts(log) -> list[str]:
 
 
 def test_a_ray_evaluation_gives_the_in_process_predictions_byte_for_byte(ws, tmp_path):
-    engine = ray_engine(tmp_path / "ray.log")
-    try:
-        run = evaluate(ws.bundle, data=str(ws.release), out=tmp_path / "ray", cache_dir=tmp_path / "cache",
-                       engine=engine, **OPTIONS)
-    finally:
-        engine.close()
+    run = evaluate_on_ray(ws, tmp_path / "ray", tmp_path / "ray.log")
     assert (tmp_path / "ray" / "predictions.jsonl").read_bytes() == (ws.local.out / "predictions.jsonl").read_bytes()
     assert run.generated == ws.local.generated == 6 and run.cached == 0
     calls = logged_calls(tmp_path / "ray.log")
@@ -80,23 +81,13 @@ def test_a_killed_ray_evaluation_resumes_without_redoing_a_stored_generation(ws,
     """Every engine call after the 3rd fails (on whichever actor): the run stops with the worker's error and
     writes no predictions; the restart generates what was not stored, once each, and predicts what the
     uninterrupted run predicted."""
-    engine = ray_engine(tmp_path / "first.log", fail_after=3)
-    try:
-        with pytest.raises(WorkerError, match="interrupted after 3 calls"):
-            evaluate(ws.bundle, data=str(ws.release), out=tmp_path / "run", cache_dir=tmp_path / "cache",
-                     engine=engine, **OPTIONS)
-    finally:
-        engine.close()
+    with pytest.raises(WorkerError, match="interrupted after 3 calls"):
+        evaluate_on_ray(ws, tmp_path / "run", tmp_path / "first.log", fail_after=3)
     assert not (tmp_path / "run" / "predictions.jsonl").exists()
     first = prompts(tmp_path / "first.log")
     assert len(first) == 3
 
-    engine = ray_engine(tmp_path / "second.log")
-    try:
-        resumed = evaluate(ws.bundle, data=str(ws.release), out=tmp_path / "run", cache_dir=tmp_path / "cache",
-                           engine=engine, **OPTIONS)
-    finally:
-        engine.close()
+    resumed = evaluate_on_ray(ws, tmp_path / "run", tmp_path / "second.log")
     second = prompts(tmp_path / "second.log")
     # what reached the driver was stored at once; lost are at most the batches the 2 actors were finishing
     assert resumed.cached >= 3 - 2 and resumed.cached + resumed.generated == 6

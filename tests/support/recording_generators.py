@@ -36,15 +36,21 @@ class RecordingGenerator:
         return {"style": "prefix"}
 
     def generate(self, texts: Sequence[str]) -> list[str | None]:
-        with open(self.log, "a+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            calls = sum(1 for _ in handle)
-            if self.fail_after is not None and calls >= self.fail_after:
-                raise Interrupted(f"interrupted after {calls} calls")
-            handle.write(json.dumps({"task": self.task, "pid": os.getpid(), "texts": list(texts),
-                                     "threads": os.environ.get("OMP_NUM_THREADS")}) + "\n")
+        log_call(self.log, {"task": self.task, "texts": list(texts), "threads": os.environ.get("OMP_NUM_THREADS")},
+                 self.fail_after)
         return [None if self.fail_if and self.fail_if in text else f"[{self.task}] {text}" for text in texts]
+
+
+def log_call(log: Path, record: dict, fail_after: int | None = None) -> None:
+    """Append ``record`` (with this process's pid) to ``log`` as one JSON line, under an exclusive lock; raise
+    :class:`Interrupted` instead once ``fail_after`` calls (over all processes) are logged."""
+    with open(log, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        calls = sum(1 for _ in handle)
+        if fail_after is not None and calls >= fail_after:
+            raise Interrupted(f"interrupted after {calls} calls")
+        handle.write(json.dumps({"pid": os.getpid(), **record}) + "\n")
 
 
 def recording_provider(log: Path, **options: object):
