@@ -204,3 +204,14 @@ def read_document(path: str | Path, model: type[ModelT], what: str) -> ModelT:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
         raise InputError(f"not a valid {what}: {error['msg']} (at {where})", path) from None
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None):
+    """A Parquet file (``columns`` of it) as an Arrow table; an unreadable one is an :class:`InputError` naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read Parquet ({exc})", path) from None

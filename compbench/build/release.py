@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import atomic_path, atomic_write, sha256_file, write_json
+from compbench.fileio import atomic_path, atomic_write, read_parquet, sha256_file, write_json
 from compbench.schemas import MANIFEST_NAME, SPLIT_ROW_SCHEMA, ReleaseFile, ReleaseManifest, split_file_path
 from compbench.tasks import REGISTRY
 
@@ -104,10 +104,7 @@ def publish(staging: Path, out: Path) -> None:
 def _read_split(files: Iterable[tuple[ReleaseFile, Path]]) -> pa.Table:
     tables = []
     for entry, path in files:
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"cannot read Parquet ({exc})", path) from None
+        table = read_parquet(path)
         missing = [name for name in SPLIT_ROW_SCHEMA.names if name not in table.column_names]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", path)

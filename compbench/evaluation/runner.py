@@ -37,7 +37,7 @@ from compbench.evaluation.steps import (
     servable_subtasks,
     steps_for,
 )
-from compbench.fileio import atomic_write, read_json_strict, sha256_file, write_json
+from compbench.fileio import atomic_write, read_json_strict, read_parquet, sha256_file, write_json
 from compbench.methods.roles import chain
 from compbench.schemas import (
     AdapterRecord,
@@ -283,8 +283,6 @@ def run_prepared(prepared: Prepared, *, engine: Any = None, cache_dir: str | Pat
 def read_rows(release: Path, manifest: ReleaseManifest, subtasks: list[str], split: str,
               limit: int | None) -> dict[str, list[Row]]:
     """The rows to evaluate per sub-task (file order; the first ``limit``), each file checked against its sha256."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     rows: dict[str, list[Row]] = {}
     for subtask in subtasks:
@@ -296,10 +294,7 @@ def read_rows(release: Path, manifest: ReleaseManifest, subtasks: list[str], spl
             raise InputError("file listed in the manifest is missing", path)
         if sha256_file(path) != entry.sha256:
             raise InputError("sha256 differs from the manifest (the file changed after the release was made)", path)
-        try:
-            table = pq.read_table(path, columns=["id", "subtask", "input"])
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"cannot read Parquet ({exc})", path) from None
+        table = read_parquet(path, columns=["id", "subtask", "input"])
         if limit is not None:
             table = table.slice(0, limit)
         found = []

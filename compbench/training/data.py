@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from compbench.errors import ConfigError, InputError
+from compbench.fileio import read_parquet
 from compbench.references import release_files, resolve_release
 from compbench.schemas import MANIFEST_NAME
 from compbench.tasks import REGISTRY, UnknownTaskError, get_task, tasks_in_family
@@ -60,10 +60,7 @@ def read_split_table(release: str | Path, subtask: str, split: str = "train") ->
                          f"(is {release} a built release with {subtask} {split}?)", directory / MANIFEST_NAME)
     tables = []
     for _entry, path in files:
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"cannot read Parquet ({exc})", path) from None
+        table = read_parquet(path)
         missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
         if missing:
             raise InputError(f"missing column(s) {', '.join(missing)}", path)
