@@ -26,6 +26,7 @@ from compbench.tasks import REGISTRY, Task, tasks_in_family
 
 DETECTOR_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de")
 MAX_CHARS = 1000
+BATCH = 4096  # texts detected together
 
 
 @lru_cache(maxsize=1)
@@ -105,10 +106,12 @@ def detect_languages(texts: Sequence[str]) -> list[str | None]:
     """
     model = _walk_model()
     present = [k for k, text in enumerate(texts) if text.strip()]
-    scores = _batch_scores(model, [_encode(texts[k][:MAX_CHARS]) for k in present])
     found: list[str | None] = [None] * len(texts)
-    for k, best in zip(present, scores.argmax(axis=1).tolist(), strict=True):
-        found[k] = model["labels"][best]
+    for start in range(0, len(present), BATCH):  # bounds the memory: a few bytes per byte of text in a batch
+        batch = present[start:start + BATCH]
+        scores = _batch_scores(model, [_encode(texts[k][:MAX_CHARS]) for k in batch])
+        for k, best in zip(batch, scores.argmax(axis=1).tolist(), strict=True):
+            found[k] = model["labels"][best]
     return found
 
 
