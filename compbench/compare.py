@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from compbench.errors import ConfigError, InputError
-from compbench.fileio import read_text_strict
+from compbench.fileio import read_document
 from compbench.metrics.bootstrap import (
     MIN_N_FOR_INTERVAL,
     bootstrap_means,
@@ -70,13 +70,8 @@ class Comparison(BaseModel):
 
 
 def load_results(path: str | Path) -> Results:
-    path = Path(path)
-    try:
-        return Results.model_validate_json(read_text_strict(path))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(f"not a compbench results document: {err['msg']} at "
-                         f"{'.'.join(map(str, err['loc']))}", path) from None
+    """A results document; a malformed one is an :class:`InputError` naming its line or field."""
+    return read_document(path, Results, "results document")
 
 
 def load_examples(path: str | Path, results: Results) -> pd.DataFrame:

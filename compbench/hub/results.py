@@ -22,10 +22,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from compbench.errors import InputError
-from compbench.fileio import read_text_strict, sha256_file
+from compbench.fileio import read_document, sha256_file
 from compbench.hub.commit import CommitReport, UploadFile, commit_files, target
 from compbench.hub_access import hub_access, parse_hub_id
 from compbench.predictions import read_predictions
@@ -75,15 +73,6 @@ def entry_id(results: Results, results_sha256: str) -> str:
     return f"{_slug(results.method)}__{_slug(results.base_model)}__{results_sha256[:12]}"
 
 
-def _read_results(path: Path) -> Results:
-    try:
-        return Results.model_validate_json(read_text_strict(path))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise InputError(f"not a valid results document: {error['msg']} at "
-                         f"{'.'.join(map(str, error['loc']))}", path) from None
-
-
 def _check_examples(path: Path, results: Results) -> None:
     """Per-example scores with the scorer's columns, covering exactly the results' sub-tasks."""
     import pyarrow as pa
@@ -110,7 +99,7 @@ def read_results_dir(results_dir: str | Path) -> ResultsEntry:
     for name in ENTRY_FILES:
         if not (root / name).is_file():
             raise InputError(f"missing {name} (a results directory holds {', '.join(ENTRY_FILES)})", root)
-    results = _read_results(root / RESULTS_NAME)
+    results = read_document(root / RESULTS_NAME, Results, "results document")
     if results.per_example not in (None, EXAMPLES_NAME):
         raise InputError(f"per_example names {results.per_example!r}; an entry's per-example scores are "
                          f"{EXAMPLES_NAME!r} beside it", root / RESULTS_NAME)
@@ -134,10 +123,7 @@ def read_entry(entry_dir: str | Path) -> ResultsEntry:
     """A stored entry (``<store>/entries/<entry>/``), every file checked against its ``metadata.json``."""
     root = Path(entry_dir)
     meta_path = root / ENTRY_METADATA_NAME
-    try:
-        metadata = EntryMetadata.model_validate_json(read_text_strict(meta_path))
-    except ValidationError as exc:
-        raise InputError(f"not valid entry metadata: {exc.errors()[0]['msg']}", meta_path) from None
+    metadata = read_document(meta_path, EntryMetadata, "entry metadata")
     if metadata.entry != root.name:
         raise InputError(f"metadata names entry {metadata.entry!r}, the directory is {root.name!r}", meta_path)
     if set(metadata.files) != set(ENTRY_FILES):
